@@ -1,0 +1,50 @@
+"""snn-stack: spiking neural networks written once, lowered to many simulators and substrates.
+
+The frontend (:class:`Network`, neuron models, connectors, :class:`STDP`) describes a model as
+data in SI units; :meth:`Network.run` lowers it to a backend (``"numpy"`` reference, ``"numba"``,
+``"brian2"``) and returns a :class:`~snn.recording.Recording`. :func:`save` and :func:`load` store
+networks and recordings in versioned HDF5.
+"""
+
+from snn.connectors import CONNECTORS, AllToAll, FixedInDegree, FixedProbability, FromList, OneToOne
+from snn.network import Network, Population, PopulationView, Projection
+from snn.neurons import (
+    LIF,
+    NEURON_MODELS,
+    AdaptiveLIF,
+    IF_cond_exp,
+    IF_curr_exp,
+    SpikeSourceArray,
+    SpikeSourcePoisson,
+)
+from snn.parameters import Normal, Uniform
+from snn.plasticity import PLASTICITY_RULES, STDP
+from snn.recording import Recording
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CONNECTORS",
+    "LIF",
+    "NEURON_MODELS",
+    "PLASTICITY_RULES",
+    "STDP",
+    "AdaptiveLIF",
+    "AllToAll",
+    "FixedInDegree",
+    "FixedProbability",
+    "FromList",
+    "IF_cond_exp",
+    "IF_curr_exp",
+    "Network",
+    "Normal",
+    "OneToOne",
+    "Population",
+    "PopulationView",
+    "Projection",
+    "Recording",
+    "SpikeSourceArray",
+    "SpikeSourcePoisson",
+    "Uniform",
+    "__version__",
+]

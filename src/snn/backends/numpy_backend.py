@@ -1,0 +1,156 @@
+"""The NumPy reference backend: the ground truth of the shared semantics.
+
+One step ``m`` of the whole network, in this order (the compiled backends follow it exactly,
+including the order of floating-point additions):
+
+1. sample recorded state variables and plastic weights (start of step, before arrivals);
+2. per population, take this step's arrivals from the ring buffer of static input
+   (``ring[m % L, receptor, neuron]``, filled when spikes were emitted);
+3. per plastic projection (in declaration order), synapses whose presynaptic spike arrives now
+   (``spiked at m - delay``) in synapse order: depress by the post trace, clip, add the weight to
+   the arrivals, bump the synapse's pre trace;
+4. per population (in declaration order), the neuron model's ``step`` (sources draw uniforms from
+   their own generator);
+5. per plastic projection, for postsynaptic neurons that spiked: potentiate their incoming
+   synapses by the pre traces, clip, bump the post trace;
+6. per static projection (in declaration order), spikes of this step are added into the ring
+   buffer at ``(m + delay) % L`` in synapse order (sorted by pre, then post);
+7. record spikes and remember them in the spike history (for plastic arrivals).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from snn.compiled import CompiledNetwork, CompiledProjection, CompiledSTDP
+from snn.network import run_generator
+from snn.recording import Recording, RecordingCollector
+
+
+class NumpySimulator:
+    """Clock-driven simulation of a compiled network in NumPy (see module docstring)."""
+
+    def __init__(self, compiled: CompiledNetwork, seed: int, **options: Any) -> None:
+        if options:
+            raise ValueError(f"numpy backend: unknown option(s) {', '.join(options)}; it takes none")
+        self.compiled = compiled
+        self.seed = seed
+        self.step = 0
+        L = compiled.ring_length
+        self.states: list[dict[str, NDArray[Any]]] = [
+            {k: v.copy() for k, v in p.initial.items()} for p in compiled.populations
+        ]
+        self.ring = [np.zeros((L, 2, p.size)) for p in compiled.populations]
+        self.history = [np.zeros((L, p.size), dtype=bool) for p in compiled.populations]
+        self.rngs = [
+            run_generator(seed, p.index) if p.is_poisson else None for p in compiled.populations
+        ]
+        self.plastic = [p for p in compiled.projections if p.stdp is not None]
+        self.static = [p for p in compiled.projections if p.stdp is None]
+        self.weights: dict[int, NDArray[np.float64]] = {p.index: p.weights.copy() for p in self.plastic}
+        never = np.iinfo(np.int64).min // 4
+        self.pre_trace = {p.index: np.zeros(p.weights.size) for p in self.plastic}
+        self.pre_last = {p.index: np.full(p.weights.size, never, np.int64) for p in self.plastic}
+        self.post_trace = {
+            p.index: np.zeros(compiled.populations[p.post].size) for p in self.plastic
+        }
+        self.post_last = {
+            p.index: np.full(compiled.populations[p.post].size, never, np.int64) for p in self.plastic
+        }
+        self.collector = RecordingCollector(compiled)
+
+    def run(self, n_steps: int) -> None:
+        for _ in range(n_steps):
+            self._step()
+
+    def recording(self, duration: float) -> Recording:
+        return self.collector.build(duration, "numpy", self.seed)
+
+    def _step(self) -> None:
+        c = self.compiled
+        m = self.step
+        L = c.ring_length
+        slot = m % L
+        if self.collector.wants_sample(m):
+            self.collector.add_sample(m, self.states, self.weights)
+
+        arrivals = []
+        for i in range(len(c.populations)):
+            arrivals.append(self.ring[i][slot].copy())
+            self.ring[i][slot] = 0.0
+
+        for proj in self.plastic:
+            if proj.stdp is not None:
+                self._plastic_arrivals(proj, proj.stdp, m, arrivals[proj.post])
+
+        spikes: list[NDArray[np.bool_]] = []
+        for i, pop in enumerate(c.populations):
+            rng = self.rngs[i]
+            uniforms = rng.random(pop.size) if rng is not None else None
+            state, spiked = pop.model.step(
+                self.states[i], pop.consts, m, arrivals[i][0], arrivals[i][1], uniforms
+            )
+            self.states[i] = state
+            spikes.append(spiked)
+
+        for proj in self.plastic:
+            if proj.stdp is not None:
+                self._post_events(proj, proj.stdp, m, spikes[proj.post])
+
+        for proj in self.static:
+            fired = spikes[proj.pre][proj.pre_idx]
+            if fired.any():
+                s = np.flatnonzero(fired)
+                target = (m + proj.delays[s]) % L
+                np.add.at(self.ring[proj.post], (target, proj.receptor, proj.post_idx[s]), proj.weights[s])
+
+        for i, spiked in enumerate(spikes):
+            self.history[i][slot] = spiked
+            if spiked.any():
+                self.collector.add_spikes(m, i, spiked)
+        self.step = m + 1
+
+    def _plastic_arrivals(
+        self, proj: CompiledProjection, rule: CompiledSTDP, m: int, arrivals: NDArray[np.float64]
+    ) -> None:
+        L = self.compiled.ring_length
+        arriving = self.history[proj.pre][(m - proj.delays) % L, proj.pre_idx]
+        if not arriving.any():
+            return
+        s = np.flatnonzero(arriving)
+        w = self.weights[proj.index]
+        post = proj.post_idx[s]
+        lag = np.minimum(m - self.post_last[proj.index][post], rule.decay_minus.size - 1)
+        x_post = self.post_trace[proj.index][post] * rule.decay_minus[lag]
+        if rule.multiplicative:
+            dw = rule.A_minus * (w[s] - rule.w_min) * x_post
+        else:
+            dw = rule.A_minus * x_post
+        w[s] = np.minimum(np.maximum(w[s] - dw, rule.w_min), rule.w_max)
+        np.add.at(arrivals[proj.receptor], post, w[s])
+        lag_pre = np.minimum(m - self.pre_last[proj.index][s], rule.decay_plus.size - 1)
+        self.pre_trace[proj.index][s] = self.pre_trace[proj.index][s] * rule.decay_plus[lag_pre] + 1.0
+        self.pre_last[proj.index][s] = m
+
+    def _post_events(
+        self, proj: CompiledProjection, rule: CompiledSTDP, m: int, spiked: NDArray[np.bool_]
+    ) -> None:
+        if not spiked.any():
+            return
+        s = np.flatnonzero(spiked[proj.post_idx])
+        if s.size:
+            w = self.weights[proj.index]
+            lag = np.minimum(m - self.pre_last[proj.index][s], rule.decay_plus.size - 1)
+            x_pre = self.pre_trace[proj.index][s] * rule.decay_plus[lag]
+            if rule.multiplicative:
+                dw = rule.A_plus * (rule.w_max - w[s]) * x_pre
+            else:
+                dw = rule.A_plus * x_pre
+            w[s] = np.minimum(np.maximum(w[s] + dw, rule.w_min), rule.w_max)
+        j = np.flatnonzero(spiked)
+        lag_post = np.minimum(m - self.post_last[proj.index][j], rule.decay_minus.size - 1)
+        self.post_trace[proj.index][j] = self.post_trace[proj.index][j] * rule.decay_minus[lag_post] + 1.0
+        self.post_last[proj.index][j] = m

@@ -1,0 +1,553 @@
+"""The frontend: a network described once, as data, in SI units.
+
+>>> import snn
+>>> net = snn.Network(dt=0.1e-3, seed=1)
+>>> exc = net.population(80, snn.IF_curr_exp(tau_m=20e-3), label="exc")
+>>> src = net.population(10, snn.SpikeSourcePoisson(rate=50.0), label="input")
+>>> proj = net.connect(src, exc, snn.FixedProbability(0.2), weight=0.5e-9, delay=1e-3)
+>>> rec = net.record(exc, "spikes", "v")
+>>> result = net.run(0.1, backend="numpy")
+
+Connectivity, weights, delays and random initial values are drawn when they are declared, from
+generators derived from the network's seed and the object's index, so the same seed gives the same
+network whatever is declared later, and the realised arrays are what gets saved. A run is a pure
+function of the network, the duration and the run seed: every run starts from the initial state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from snn.connectors import Connector
+from snn.neurons import NeuronModel, SpikeSourceArray
+from snn.parameters import Distribution, check_values, realize
+from snn.plasticity import STDP
+
+if TYPE_CHECKING:
+    from snn.recording import Recording
+
+FloatArray = NDArray[np.float64]
+IndexArray = NDArray[np.int64]
+Receptor = Literal["excitatory", "inhibitory"]
+
+_RECEPTORS: dict[str, Receptor] = {
+    "excitatory": "excitatory",
+    "exc": "excitatory",
+    "E": "excitatory",
+    "inhibitory": "inhibitory",
+    "inh": "inhibitory",
+    "I": "inhibitory",
+}
+
+# spawn keys that separate the random streams of different kinds of objects
+_STREAM_POPULATION = 0
+_STREAM_PROJECTION = 1
+_STREAM_RUN = 2
+
+
+def _generator(seed: int, stream: int, index: int) -> np.random.Generator:
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(stream, index)))
+    )
+
+
+def run_generator(seed: int, population_index: int) -> np.random.Generator:
+    """The generator of a population's run-time randomness (Poisson draws) for a run seed."""
+    return _generator(seed, _STREAM_RUN, population_index)
+
+
+class Population:
+    """A group of neurons sharing one neuron model, with a size or a shape such as (C, H, W)."""
+
+    def __init__(
+        self,
+        network: Network,
+        index: int,
+        shape: tuple[int, ...],
+        model: NeuronModel,
+        label: str,
+        params: dict[str, FloatArray],
+        initial: dict[str, FloatArray],
+    ) -> None:
+        self.network = network
+        self.index = index
+        self.shape = shape
+        self.size = int(math.prod(shape))
+        self.model = model
+        self.label = label
+        self.params = params
+        self.initial = initial
+        self._rng = _generator(network.seed, _STREAM_POPULATION, index)
+
+    @property
+    def parent(self) -> Population:
+        return self
+
+    @property
+    def indices(self) -> IndexArray:
+        return np.arange(self.size, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: int | slice | Sequence[int] | NDArray[Any]) -> PopulationView:
+        return PopulationView(self, self.indices, key)
+
+    def initialize(self, **values: ArrayLike | Distribution) -> None:
+        """Set initial values of state variables (scalar, one per neuron, or a distribution)."""
+        valid = self.model.state_variables
+        for name, value in values.items():
+            if name not in valid:
+                raise ValueError(
+                    f"population {self.label!r}: unknown state variable {name!r}; "
+                    f"valid names: {', '.join(valid) or '(none: spike sources have no state)'}"
+                )
+            self.initial[name] = realize(
+                f"population {self.label!r}", name, value, self.size, self._rng
+            )
+
+    def __repr__(self) -> str:
+        return f"Population({self.label!r}, shape={self.shape}, model={self.model.name})"
+
+
+class PopulationView:
+    """A subset of a population's neurons (a slice, list of indices or boolean mask)."""
+
+    def __init__(
+        self,
+        parent: Population,
+        base: IndexArray,
+        key: int | slice | Sequence[int] | NDArray[Any],
+    ) -> None:
+        self.parent = parent
+        if isinstance(key, int | np.integer):
+            key = [int(key)]
+        if isinstance(key, slice):
+            idx = base[key]
+        else:
+            arr = np.asarray(key)
+            if arr.dtype == bool:
+                if arr.shape != base.shape:
+                    raise ValueError(
+                        f"boolean mask of shape {arr.shape} does not match a view of {base.size}"
+                    )
+                idx = base[arr]
+            else:
+                if arr.size and not np.issubdtype(arr.dtype, np.integer):
+                    raise ValueError(f"view indices must be integers, got dtype {arr.dtype}")
+                arr = arr.astype(np.int64).reshape(-1)
+                bad = (arr < -base.size) | (arr >= base.size)
+                if bad.any():
+                    raise ValueError(
+                        f"index {int(arr[bad][0])} is out of range for {parent.label!r} "
+                        f"(size {base.size})"
+                    )
+                idx = base[arr]
+        if np.unique(idx).size != idx.size:
+            raise ValueError("a population view cannot contain the same neuron twice")
+        self.indices: IndexArray = idx.astype(np.int64)
+        self.indices.setflags(write=False)
+        self.size = int(self.indices.size)
+        self.label = f"{parent.label}[{_describe(key)}]"
+
+    @property
+    def model(self) -> NeuronModel:
+        return self.parent.model
+
+    @property
+    def network(self) -> Network:
+        return self.parent.network
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, key: int | slice | Sequence[int] | NDArray[Any]) -> PopulationView:
+        return PopulationView(self.parent, self.indices, key)
+
+    def __repr__(self) -> str:
+        return f"PopulationView({self.label!r}, size={self.size})"
+
+
+def _describe(key: object) -> str:
+    if isinstance(key, slice):
+        parts = ["" if v is None else str(v) for v in (key.start, key.stop)]
+        text = ":".join(parts)
+        return text + (f":{key.step}" if key.step is not None else "")
+    arr = np.asarray(key).reshape(-1)
+    if arr.dtype == bool:
+        return f"mask of {int(arr.sum())}"
+    if arr.size <= 4:
+        return ",".join(str(int(x)) for x in arr)
+    return f"{arr.size} indices"
+
+
+Target = Population | PopulationView
+
+
+@dataclass(eq=False)
+class Projection:
+    """Synapses from ``pre`` to ``post``, realised: one entry per connection sorted by (pre, post).
+
+    ``pre_idx``/``post_idx`` are population-local neuron indices, ``weights`` in A (current
+    synapses) or S (conductance synapses), ``delays`` in whole steps (>= 1).
+    """
+
+    network: Network
+    index: int
+    label: str
+    pre: Target
+    post: Target
+    connector: Connector
+    receptor: Receptor
+    plasticity: STDP | None
+    pre_idx: IndexArray
+    post_idx: IndexArray
+    weights: FloatArray
+    delays: IndexArray
+
+    @property
+    def size(self) -> int:
+        return int(self.pre_idx.size)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return (
+            f"Projection({self.label!r}, {self.pre.label} -> {self.post.label}, "
+            f"{self.connector.name}, {self.size} synapses, {self.receptor})"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Recorder:
+    """What to record: variables of a population/view, or the weights of a plastic projection."""
+
+    label: str
+    target: Population | PopulationView | Projection
+    variables: tuple[str, ...]
+    interval_steps: int
+
+
+class Network:
+    """A spiking network: populations, projections and recordings, with a time step ``dt`` (s).
+
+    ``seed`` fixes every random draw made while building (connectivity, random weights, delays and
+    initial values); ``None`` draws one, readable afterwards as ``network.seed``.
+    """
+
+    def __init__(self, dt: float = 0.1e-3, seed: int | None = None) -> None:
+        dt = float(dt)
+        if not (math.isfinite(dt) and dt > 0):
+            raise ValueError(f"dt must be a positive number of seconds, got {dt}")
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        self.dt = dt
+        self.seed = int(seed)
+        self.populations: list[Population] = []
+        self.projections: list[Projection] = []
+        self.recorders: list[Recorder] = []
+
+    # -- building -------------------------------------------------------------------------
+    def population(
+        self,
+        shape: int | Sequence[int],
+        model: NeuronModel,
+        label: str | None = None,
+        initial: dict[str, ArrayLike | Distribution] | None = None,
+    ) -> Population:
+        """Add a population of ``shape`` neurons (an int, or a tuple such as (C, H, W))."""
+        if not isinstance(model, NeuronModel):
+            raise ValueError(f"model must be a neuron model such as snn.IF_curr_exp(), got {model!r}")
+        shape_t = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+        if not shape_t or any(
+            isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1 for s in shape_t
+        ):
+            raise ValueError(f"population shape must be positive integers, got {shape!r}")
+        shape_t = tuple(int(s) for s in shape_t)
+        index = len(self.populations)
+        label = self._unique_label(label or f"pop{index}", [p.label for p in self.populations])
+        size = int(math.prod(shape_t))
+        rng = _generator(self.seed, _STREAM_POPULATION, index)
+        if isinstance(model, SpikeSourceArray):
+            model.trains_for(size)  # validates the number of trains now
+            params: dict[str, FloatArray] = {}
+        else:
+            params = model.realize(size, rng)
+        defaults = model.initial_state(params, size)
+        pop = Population(self, index, shape_t, model, label, params, defaults)
+        pop._rng = rng
+        self.populations.append(pop)
+        if initial:
+            pop.initialize(**initial)
+        return pop
+
+    def connect(
+        self,
+        pre: Target,
+        post: Target | Sequence[Target],
+        connector: Connector,
+        weight: ArrayLike | Distribution = 0.0,
+        delay: ArrayLike | Distribution | None = None,
+        receptor: str = "excitatory",
+        plasticity: STDP | None = None,
+        label: str | None = None,
+    ) -> Projection:
+        """Connect ``pre`` to ``post`` (or to each of a list of posts, returning the last).
+
+        ``weight``: non-negative A (current synapses) or S (conductance synapses); a scalar,
+        one value per connection (in the connector's order), an (n_pre, n_post) matrix, or a
+        distribution. ``delay``: seconds, a whole multiple of ``dt`` and at least ``dt``
+        (default one step). ``receptor``: ``"excitatory"`` or ``"inhibitory"``.
+        """
+        if isinstance(post, Sequence) and not isinstance(post, str):
+            if not post:
+                raise ValueError("connect: the list of post targets is empty")
+            projections = [
+                self.connect(pre, p, connector, weight, delay, receptor, plasticity,
+                             None if label is None else f"{label}{i}")
+                for i, p in enumerate(post)
+            ]
+            return projections[-1]
+        for side, target in (("pre", pre), ("post", post)):
+            if not isinstance(target, Population | PopulationView):
+                raise ValueError(f"connect: {side} must be a population or view, got {target!r}")
+            if target.network is not self:
+                raise ValueError(f"connect: {side} {target.label!r} belongs to another network")
+        if not isinstance(connector, Connector):
+            raise ValueError(f"connect: connector must be a Connector, got {connector!r}")
+        if post.model.is_source:
+            raise ValueError(
+                f"connect: post {post.label!r} is a spike source ({post.model.name}) and "
+                "cannot receive synapses"
+            )
+        if receptor not in _RECEPTORS:
+            raise ValueError(
+                f"connect: unknown receptor {receptor!r}; valid choices: excitatory, inhibitory"
+            )
+        if plasticity is not None and not isinstance(plasticity, STDP):
+            raise ValueError(f"connect: plasticity must be snn.STDP(...) or None, got {plasticity!r}")
+        index = len(self.projections)
+        label = self._unique_label(label or f"proj{index}", [p.label for p in self.projections])
+        owner = f"projection {label!r}"
+        rng = _generator(self.seed, _STREAM_PROJECTION, index)
+        same = pre.parent is post.parent
+        pre_v, post_v = connector.connect(pre.indices, post.indices, same, rng)
+        k = int(pre_v.size)
+        weights = _realize_weights(owner, weight, pre_v, post_v, pre.size, post.size, rng)
+        delays = self._realize_delays(owner, delay, k, rng)
+        order = np.lexsort((post_v, pre_v))
+        proj = Projection(
+            network=self,
+            index=index,
+            label=label,
+            pre=pre,
+            post=post,
+            connector=connector,
+            receptor=_RECEPTORS[receptor],
+            plasticity=plasticity,
+            pre_idx=pre.indices[pre_v[order]],
+            post_idx=post.indices[post_v[order]],
+            weights=weights[order],
+            delays=delays[order],
+        )
+        check_projection(proj)
+        self.projections.append(proj)
+        return proj
+
+    def record(
+        self,
+        target: Population | PopulationView | Projection,
+        *variables: str,
+        interval: float | None = None,
+        label: str | None = None,
+    ) -> Recorder:
+        """Record ``"spikes"`` and/or state variables of a population or view, or the
+        ``"weights"`` of a plastic projection, every ``interval`` seconds (default: every step)."""
+        if not variables:
+            raise ValueError("record: name at least one variable, e.g. 'spikes' or 'v'")
+        if isinstance(target, Projection):
+            if target.network is not self:
+                raise ValueError("record: the projection belongs to another network")
+            valid: tuple[str, ...] = ("weights",)
+            if target.plasticity is None:
+                raise ValueError(
+                    f"record: projection {target.label!r} is static; its weights do not change "
+                    "(read projection.weights instead)"
+                )
+        elif isinstance(target, Population | PopulationView):
+            if target.network is not self:
+                raise ValueError("record: the population belongs to another network")
+            valid = ("spikes", *target.model.state_variables)
+        else:
+            raise ValueError(f"record: cannot record {target!r}")
+        for v in variables:
+            if v not in valid:
+                raise ValueError(
+                    f"record: {target.label!r} has no recordable variable {v!r}; "
+                    f"valid names: {', '.join(valid)}"
+                )
+        steps = 1 if interval is None else self._whole_steps("record interval", interval)
+        label = self._unique_label(label or target.label, [r.label for r in self.recorders],
+                                   hint="pass label= to record the same target twice")
+        rec = Recorder(label, target, tuple(dict.fromkeys(variables)), steps)
+        self.recorders.append(rec)
+        return rec
+
+    # -- running --------------------------------------------------------------------------
+    def run(
+        self,
+        duration: float,
+        backend: str = "numpy",
+        seed: int | None = None,
+        progress: bool = False,
+        **options: Any,
+    ) -> Recording:
+        """Simulate ``duration`` seconds from the initial state and return the recording.
+
+        ``seed`` drives run-time randomness (Poisson sources); it defaults to the network seed.
+        ``backend`` is one of :data:`snn.backends.BACKENDS` (``snn.backends.available()``).
+        """
+        from snn.backends import simulate
+
+        return simulate(self, duration, backend=backend, seed=seed, progress=progress, **options)
+
+    def n_steps(self, duration: float) -> int:
+        """Number of whole steps in ``duration`` seconds (must be a multiple of dt)."""
+        return self._whole_steps("duration", duration, minimum=0)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _whole_steps(self, what: str, seconds: float, minimum: int = 1) -> int:
+        value = float(seconds)
+        if not math.isfinite(value):
+            raise ValueError(f"{what} must be finite, got {seconds}")
+        steps = value / self.dt
+        n = round(steps)
+        if abs(steps - n) > 1e-6 * max(1.0, abs(steps)):
+            raise ValueError(f"{what} {value:g} s is not a whole number of steps of dt={self.dt:g} s")
+        if n < minimum:
+            raise ValueError(f"{what} {value:g} s is less than {minimum} step(s) of dt={self.dt:g} s")
+        return int(n)
+
+    def _realize_delays(
+        self,
+        owner: str,
+        delay: ArrayLike | Distribution | None,
+        k: int,
+        rng: np.random.Generator,
+    ) -> IndexArray:
+        if delay is None:
+            return np.ones(k, dtype=np.int64)
+        if isinstance(delay, Distribution):
+            seconds = realize(owner, "delay", delay, k, rng)
+            steps = np.rint(seconds / self.dt).astype(np.int64)
+            if k and steps.min() < 1:
+                raise ValueError(
+                    f"{owner}: a drawn delay of {seconds[steps.argmin()]:g} s rounds to less "
+                    f"than one step (dt={self.dt:g} s); bound the distribution, e.g. low={self.dt}"
+                )
+            return steps
+        seconds = realize(owner, "delay", delay, k, None)
+        steps_f = seconds / self.dt
+        steps = np.rint(steps_f).astype(np.int64)
+        off = np.abs(steps_f - steps) > 1e-6 * np.maximum(1.0, np.abs(steps_f))
+        if off.any():
+            raise ValueError(
+                f"{owner}: delay {seconds[off][0]:g} s is not a whole number of steps of "
+                f"dt={self.dt:g} s"
+            )
+        if k and steps.min() < 1:
+            raise ValueError(
+                f"{owner}: delay {seconds[steps.argmin()]:g} s is less than one step "
+                f"(dt={self.dt:g} s); delays must be >= dt"
+            )
+        return steps
+
+    @staticmethod
+    def _unique_label(label: str, existing: list[str], hint: str = "") -> str:
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"label must be a non-empty string, got {label!r}")
+        if label in existing:
+            raise ValueError(f"label {label!r} is already used" + (f"; {hint}" if hint else ""))
+        return label
+
+    def population_by_label(self, label: str) -> Population:
+        for p in self.populations:
+            if p.label == label:
+                return p
+        raise ValueError(
+            f"no population labelled {label!r}; labels: {', '.join(p.label for p in self.populations)}"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Network(dt={self.dt:g}, seed={self.seed}, {len(self.populations)} populations, "
+            f"{len(self.projections)} projections, {len(self.recorders)} recorders)"
+        )
+
+
+def _realize_weights(
+    owner: str,
+    weight: ArrayLike | Distribution,
+    pre_v: IndexArray,
+    post_v: IndexArray,
+    n_pre: int,
+    n_post: int,
+    rng: np.random.Generator,
+) -> FloatArray:
+    k = int(pre_v.size)
+    if not isinstance(weight, Distribution):
+        arr = np.asarray(weight, dtype=np.float64)
+        if arr.ndim == 2:
+            if arr.shape != (n_pre, n_post):
+                raise ValueError(
+                    f"{owner}: weight matrix has shape {arr.shape}, expected (n_pre, n_post) = "
+                    f"({n_pre}, {n_post})"
+                )
+            weight = arr[pre_v, post_v]
+        elif arr.ndim == 1 and arr.shape != (k,):
+            raise ValueError(
+                f"{owner}: {arr.size} weights given for {k} connections; give a scalar, one "
+                f"weight per connection, an ({n_pre}, {n_post}) matrix or a distribution"
+            )
+    weights = realize(owner, "weight", weight, k, rng)
+    if (weights < 0).any():
+        raise ValueError(
+            f"{owner}: weights must be >= 0 (got {weights.min():g}); inhibition is expressed by "
+            "receptor='inhibitory' with positive weights, as in PyNN"
+        )
+    return weights
+
+
+def check_projection(proj: Projection) -> None:
+    """Validate a projection's realised arrays (also used when loading from a file)."""
+    owner = f"projection {proj.label!r}"
+    k = proj.pre_idx.size
+    for name, arr in (("post_idx", proj.post_idx), ("weights", proj.weights), ("delays", proj.delays)):
+        if arr.shape != (k,):
+            raise ValueError(f"{owner}: {name} has shape {arr.shape}, expected ({k},)")
+    if k:
+        if proj.pre_idx.min() < 0 or proj.pre_idx.max() >= proj.pre.parent.size:
+            raise ValueError(f"{owner}: pre index out of range")
+        if proj.post_idx.min() < 0 or proj.post_idx.max() >= proj.post.parent.size:
+            raise ValueError(f"{owner}: post index out of range")
+        if proj.delays.min() < 1:
+            raise ValueError(f"{owner}: delays must be >= 1 step, got {int(proj.delays.min())}")
+    check_values(owner, "weights", proj.weights, "nonnegative")
+    if proj.plasticity is not None and k:
+        lo, hi = proj.plasticity.w_min, proj.plasticity.w_max
+        if proj.weights.min() < lo or proj.weights.max() > hi:
+            raise ValueError(
+                f"{owner}: initial weights must lie in the STDP bounds [w_min, w_max] = "
+                f"[{lo:g}, {hi:g}], got [{proj.weights.min():g}, {proj.weights.max():g}]"
+            )
+    for arr in (proj.pre_idx, proj.post_idx, proj.weights, proj.delays):
+        arr.setflags(write=False)
