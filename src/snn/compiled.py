@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from snn.neurons import NEVER, NeuronModel, SpikeSourceArray, SpikeSourcePoisson
 from snn.network import Network, Population, Projection
+from snn.neurons import NEVER, NeuronModel, SpikeSourceArray, SpikeSourcePoisson
 
 EXCITATORY = 0
 INHIBITORY = 1
@@ -121,7 +121,9 @@ def _compile_population(pop: Population, dt: float) -> CompiledPopulation:
         consts = SpikeSourceArray.lower_trains(model.trains_for(pop.size), dt)
     else:
         consts = model.lower(pop.params, dt)
-    initial: dict[str, NDArray[Any]] = {k: np.array(v, dtype=np.float64) for k, v in pop.initial.items()}
+    initial: dict[str, NDArray[Any]] = {
+        k: np.array(v, dtype=np.float64) for k, v in pop.initial.items()
+    }
     initial["last_spike"] = np.full(pop.size, NEVER, dtype=np.int64)
     return CompiledPopulation(pop.index, pop.label, pop.size, model, consts, initial)
 
@@ -163,4 +165,3 @@ def _compile_projection(proj: Projection, dt: float) -> CompiledProjection:
         col_order=col_order,
         col_ptr=col_ptr,
     )
-

@@ -17,7 +17,7 @@ function of the network, the duration and the run seed: every run starts from th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -262,11 +262,13 @@ class Network:
         shape: int | Sequence[int],
         model: NeuronModel,
         label: str | None = None,
-        initial: dict[str, ArrayLike | Distribution] | None = None,
+        initial: Mapping[str, ArrayLike | Distribution] | None = None,
     ) -> Population:
         """Add a population of ``shape`` neurons (an int, or a tuple such as (C, H, W))."""
         if not isinstance(model, NeuronModel):
-            raise ValueError(f"model must be a neuron model such as snn.IF_curr_exp(), got {model!r}")
+            raise ValueError(
+                f"model must be a neuron model such as snn.IF_curr_exp(), got {model!r}"
+            )
         shape_t = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
         if not shape_t or any(
             isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1 for s in shape_t
@@ -312,8 +314,16 @@ class Network:
             if not post:
                 raise ValueError("connect: the list of post targets is empty")
             projections = [
-                self.connect(pre, p, connector, weight, delay, receptor, plasticity,
-                             None if label is None else f"{label}{i}")
+                self.connect(
+                    pre,
+                    p,
+                    connector,
+                    weight,
+                    delay,
+                    receptor,
+                    plasticity,
+                    None if label is None else f"{label}{i}",
+                )
                 for i, p in enumerate(post)
             ]
             return projections[-1]
@@ -334,7 +344,9 @@ class Network:
                 f"connect: unknown receptor {receptor!r}; valid choices: excitatory, inhibitory"
             )
         if plasticity is not None and not isinstance(plasticity, STDP):
-            raise ValueError(f"connect: plasticity must be snn.STDP(...) or None, got {plasticity!r}")
+            raise ValueError(
+                f"connect: plasticity must be snn.STDP(...) or None, got {plasticity!r}"
+            )
         index = len(self.projections)
         label = self._unique_label(label or f"proj{index}", [p.label for p in self.projections])
         owner = f"projection {label!r}"
@@ -396,8 +408,11 @@ class Network:
                     f"valid names: {', '.join(valid)}"
                 )
         steps = 1 if interval is None else self._whole_steps("record interval", interval)
-        label = self._unique_label(label or target.label, [r.label for r in self.recorders],
-                                   hint="pass label= to record the same target twice")
+        label = self._unique_label(
+            label or target.label,
+            [r.label for r in self.recorders],
+            hint="pass label= to record the same target twice",
+        )
         rec = Recorder(label, target, tuple(dict.fromkeys(variables)), steps)
         self.recorders.append(rec)
         return rec
@@ -432,9 +447,13 @@ class Network:
         steps = value / self.dt
         n = round(steps)
         if abs(steps - n) > 1e-6 * max(1.0, abs(steps)):
-            raise ValueError(f"{what} {value:g} s is not a whole number of steps of dt={self.dt:g} s")
+            raise ValueError(
+                f"{what} {value:g} s is not a whole number of steps of dt={self.dt:g} s"
+            )
         if n < minimum:
-            raise ValueError(f"{what} {value:g} s is less than {minimum} step(s) of dt={self.dt:g} s")
+            raise ValueError(
+                f"{what} {value:g} s is less than {minimum} step(s) of dt={self.dt:g} s"
+            )
         return int(n)
 
     def _realize_delays(
@@ -483,9 +502,8 @@ class Network:
         for p in self.populations:
             if p.label == label:
                 return p
-        raise ValueError(
-            f"no population labelled {label!r}; labels: {', '.join(p.label for p in self.populations)}"
-        )
+        labels = ", ".join(p.label for p in self.populations)
+        raise ValueError(f"no population labelled {label!r}; labels: {labels}")
 
     def __repr__(self) -> str:
         return (
@@ -531,7 +549,11 @@ def check_projection(proj: Projection) -> None:
     """Validate a projection's realised arrays (also used when loading from a file)."""
     owner = f"projection {proj.label!r}"
     k = proj.pre_idx.size
-    for name, arr in (("post_idx", proj.post_idx), ("weights", proj.weights), ("delays", proj.delays)):
+    for name, arr in (
+        ("post_idx", proj.post_idx),
+        ("weights", proj.weights),
+        ("delays", proj.delays),
+    ):
         if arr.shape != (k,):
             raise ValueError(f"{owner}: {name} has shape {arr.shape}, expected ({k},)")
     if k:

@@ -108,7 +108,7 @@ _LIF_PARAMETERS: dict[str, Param] = {
 
 
 @NEURON_MODELS.register("IF_curr_exp")
-class IF_curr_exp(NeuronModel):  # noqa: N801 (PyNN's standard name)
+class IF_curr_exp(NeuronModel):
     r"""Leaky integrate-and-fire neuron with exponential current synapses (PyNN ``IF_curr_exp``).
 
     .. math::
@@ -129,7 +129,11 @@ class IF_curr_exp(NeuronModel):  # noqa: N801 (PyNN's standard name)
     state_variables: ClassVar[dict[str, str]] = {"v": "V", "isyn_exc": "A", "isyn_inh": "A"}
 
     def initial_state(self, params: dict[str, FloatArray], size: int) -> dict[str, FloatArray]:
-        return {"v": params["v_rest"].copy(), "isyn_exc": np.zeros(size), "isyn_inh": np.zeros(size)}
+        return {
+            "v": params["v_rest"].copy(),
+            "isyn_exc": np.zeros(size),
+            "isyn_inh": np.zeros(size),
+        }
 
     def lower(self, params: dict[str, FloatArray], dt: float) -> dict[str, NDArray[Any]]:
         tau_m, r_m = params["tau_m"], params["tau_m"] / params["cm"]
@@ -173,8 +177,8 @@ class IF_curr_exp(NeuronModel):  # noqa: N801 (PyNN's standard name)
 
 
 @NEURON_MODELS.register("IF_cond_exp")
-class IF_cond_exp(NeuronModel):  # noqa: N801 (PyNN's standard name)
-    r"""Leaky integrate-and-fire neuron with exponential conductance synapses (PyNN ``IF_cond_exp``).
+class IF_cond_exp(NeuronModel):
+    r"""Leaky integrate-and-fire neuron with exponential conductance synapses (PyNN IF_cond_exp).
 
     .. math::
 
@@ -201,7 +205,11 @@ class IF_cond_exp(NeuronModel):  # noqa: N801 (PyNN's standard name)
     state_variables: ClassVar[dict[str, str]] = {"v": "V", "gsyn_exc": "S", "gsyn_inh": "S"}
 
     def initial_state(self, params: dict[str, FloatArray], size: int) -> dict[str, FloatArray]:
-        return {"v": params["v_rest"].copy(), "gsyn_exc": np.zeros(size), "gsyn_inh": np.zeros(size)}
+        return {
+            "v": params["v_rest"].copy(),
+            "gsyn_exc": np.zeros(size),
+            "gsyn_inh": np.zeros(size),
+        }
 
     def lower(self, params: dict[str, FloatArray], dt: float) -> dict[str, NDArray[Any]]:
         g_leak = params["cm"] / params["tau_m"]

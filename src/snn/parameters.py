@@ -91,7 +91,7 @@ class Normal(Distribution):
 def distribution_from_dict(name: str, values: dict[str, float]) -> Distribution:
     """Rebuild a distribution from its registry name and parameters (used by the HDF5 reader)."""
     cls = DISTRIBUTIONS.get(name)
-    return cls(**values)  # type: ignore[call-arg]
+    return cls(**values)
 
 
 def _finite(name: str, value: float) -> None:

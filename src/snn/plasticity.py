@@ -73,19 +73,19 @@ class STDP(ParameterSet):
 
     @property
     def weight_dependence(self) -> WeightDependence:
-        return self._weight_dependence  # type: ignore[no-any-return]
+        return self._weight_dependence
 
     def replace(self, **values: object) -> STDP:
         merged = {**self._values, **values}
         wd = merged.pop("weight_dependence", self.weight_dependence)
-        return STDP(str(wd), **merged)  # type: ignore[arg-type]
+        return STDP(str(wd), **merged)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, STDP):
             return NotImplemented
         return self.weight_dependence == other.weight_dependence and self._values == other._values
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self._values.items())

@@ -147,7 +147,11 @@ class RecordingCollector:
 
     def add_spikes(self, step: int, population: int, spiked: NDArray[np.bool_]) -> None:
         for rec in self.compiled.recorders:
-            if rec.kind == "population" and rec.target == population and rec.label in self._spike_ids:
+            if (
+                rec.kind == "population"
+                and rec.target == population
+                and rec.label in self._spike_ids
+            ):
                 ids = np.flatnonzero(spiked & self._neuron_mask[rec.label])
                 if ids.size:
                     self._spike_steps[rec.label].append(np.full(ids.size, step, dtype=np.int64))
@@ -159,7 +163,11 @@ class RecordingCollector:
         self._spike_ids[label].append(np.asarray(ids, dtype=np.int64))
 
     def wants_sample(self, step: int) -> bool:
-        return any(step % r.interval_steps == 0 for r in self.compiled.recorders if r.label in self._samples)
+        return any(
+            step % r.interval_steps == 0
+            for r in self.compiled.recorders
+            if r.label in self._samples
+        )
 
     def add_sample(
         self,

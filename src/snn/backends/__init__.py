@@ -75,17 +75,27 @@ def _brian2_simulator(compiled: CompiledNetwork, seed: int, **options: Any) -> S
 
 BACKENDS.add(
     "numpy",
-    Backend("numpy", "NumPy reference (ground truth of the semantics)", lambda: None, _numpy_simulator),
+    Backend(
+        "numpy", "NumPy reference (ground truth of the semantics)", lambda: None, _numpy_simulator
+    ),
 )
 BACKENDS.add(
     "numba",
-    Backend("numba", "Numba CPU kernels, bit-identical to the reference",
-            _module_missing("numba", "numba"), _numba_simulator),
+    Backend(
+        "numba",
+        "Numba CPU kernels, bit-identical to the reference",
+        _module_missing("numba", "numba"),
+        _numba_simulator,
+    ),
 )
 BACKENDS.add(
     "brian2",
-    Backend("brian2", "Brian2 runtime (numpy target), independent cross-check",
-            _module_missing("brian2", "brian2"), _brian2_simulator),
+    Backend(
+        "brian2",
+        "Brian2 runtime (numpy target), independent cross-check",
+        _module_missing("brian2", "brian2"),
+        _brian2_simulator,
+    ),
 )
 
 

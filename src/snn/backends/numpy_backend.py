@@ -35,7 +35,9 @@ class NumpySimulator:
 
     def __init__(self, compiled: CompiledNetwork, seed: int, **options: Any) -> None:
         if options:
-            raise ValueError(f"numpy backend: unknown option(s) {', '.join(options)}; it takes none")
+            raise ValueError(
+                f"numpy backend: unknown option(s) {', '.join(options)}; it takes none"
+            )
         self.compiled = compiled
         self.seed = seed
         self.step = 0
@@ -50,7 +52,9 @@ class NumpySimulator:
         ]
         self.plastic = [p for p in compiled.projections if p.stdp is not None]
         self.static = [p for p in compiled.projections if p.stdp is None]
-        self.weights: dict[int, NDArray[np.float64]] = {p.index: p.weights.copy() for p in self.plastic}
+        self.weights: dict[int, NDArray[np.float64]] = {
+            p.index: p.weights.copy() for p in self.plastic
+        }
         never = np.iinfo(np.int64).min // 4
         self.pre_trace = {p.index: np.zeros(p.weights.size) for p in self.plastic}
         self.pre_last = {p.index: np.full(p.weights.size, never, np.int64) for p in self.plastic}
@@ -58,7 +62,8 @@ class NumpySimulator:
             p.index: np.zeros(compiled.populations[p.post].size) for p in self.plastic
         }
         self.post_last = {
-            p.index: np.full(compiled.populations[p.post].size, never, np.int64) for p in self.plastic
+            p.index: np.full(compiled.populations[p.post].size, never, np.int64)
+            for p in self.plastic
         }
         self.collector = RecordingCollector(compiled)
 
@@ -105,7 +110,8 @@ class NumpySimulator:
             if fired.any():
                 s = np.flatnonzero(fired)
                 target = (m + proj.delays[s]) % L
-                np.add.at(self.ring[proj.post], (target, proj.receptor, proj.post_idx[s]), proj.weights[s])
+                where = (target, proj.receptor, proj.post_idx[s])
+                np.add.at(self.ring[proj.post], where, proj.weights[s])  # type: ignore[arg-type]
 
         for i, spiked in enumerate(spikes):
             self.history[i][slot] = spiked
@@ -132,7 +138,9 @@ class NumpySimulator:
         w[s] = np.minimum(np.maximum(w[s] - dw, rule.w_min), rule.w_max)
         np.add.at(arrivals[proj.receptor], post, w[s])
         lag_pre = np.minimum(m - self.pre_last[proj.index][s], rule.decay_plus.size - 1)
-        self.pre_trace[proj.index][s] = self.pre_trace[proj.index][s] * rule.decay_plus[lag_pre] + 1.0
+        self.pre_trace[proj.index][s] = (
+            self.pre_trace[proj.index][s] * rule.decay_plus[lag_pre] + 1.0
+        )
         self.pre_last[proj.index][s] = m
 
     def _post_events(
@@ -152,5 +160,7 @@ class NumpySimulator:
             w[s] = np.minimum(np.maximum(w[s] + dw, rule.w_min), rule.w_max)
         j = np.flatnonzero(spiked)
         lag_post = np.minimum(m - self.post_last[proj.index][j], rule.decay_minus.size - 1)
-        self.post_trace[proj.index][j] = self.post_trace[proj.index][j] * rule.decay_minus[lag_post] + 1.0
+        self.post_trace[proj.index][j] = (
+            self.post_trace[proj.index][j] * rule.decay_minus[lag_post] + 1.0
+        )
         self.post_last[proj.index][j] = m

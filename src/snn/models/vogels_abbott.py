@@ -22,7 +22,7 @@ from typing import Literal
 
 from snn.connectors import FixedProbability
 from snn.network import Network
-from snn.neurons import IF_cond_exp, IF_curr_exp
+from snn.neurons import IF_cond_exp, IF_curr_exp, NeuronModel
 from snn.parameters import Normal, Uniform
 
 CM = 200e-12  # F
@@ -61,7 +61,7 @@ def vogels_abbott(
         raise ValueError(f"unknown Vogels-Abbott kind {kind!r}; valid choices: cuba, coba")
     if isinstance(n, bool) or not isinstance(n, int) or n < 5:
         raise ValueError(f"n must be an integer >= 5, got {n!r}")
-    n_exc = int(round(0.8 * n))
+    n_exc = round(0.8 * n)
     p = min(1.0, 80.0 / n)
     net = Network(dt=dt, seed=seed)
     common = dict(
@@ -74,6 +74,7 @@ def vogels_abbott(
         tau_syn_I=TAU_SYN_I,
     )
     v0 = Uniform(V_RESET, V_THRESH)
+    model: NeuronModel
     if kind == "cuba":
         model = IF_curr_exp(v_rest=CUBA_E_LEAK, **common)
         r_m = TAU_M / CM
