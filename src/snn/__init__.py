@@ -7,6 +7,7 @@ networks and recordings in versioned HDF5.
 """
 
 from snn.connectors import CONNECTORS, AllToAll, FixedInDegree, FixedProbability, FromList, OneToOne
+from snn.io import load, save
 from snn.network import Network, Population, PopulationView, Projection
 from snn.neurons import (
     LIF,
@@ -47,4 +48,6 @@ __all__ = [
     "SpikeSourcePoisson",
     "Uniform",
     "__version__",
+    "load",
+    "save",
 ]

@@ -29,6 +29,8 @@ class CompiledPopulation:
     consts: dict[str, NDArray[Any]]
     #: initial state variables plus ``last_spike`` (int64 step of the last spike)
     initial: dict[str, NDArray[Any]]
+    #: realised per-neuron parameters in SI units (for backends that rebuild the equations)
+    params: dict[str, NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def is_source(self) -> bool:
@@ -125,7 +127,7 @@ def _compile_population(pop: Population, dt: float) -> CompiledPopulation:
         k: np.array(v, dtype=np.float64) for k, v in pop.initial.items()
     }
     initial["last_spike"] = np.full(pop.size, NEVER, dtype=np.int64)
-    return CompiledPopulation(pop.index, pop.label, pop.size, model, consts, initial)
+    return CompiledPopulation(pop.index, pop.label, pop.size, model, consts, initial, pop.params)
 
 
 def _compile_projection(proj: Projection, dt: float) -> CompiledProjection:

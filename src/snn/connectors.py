@@ -1,14 +1,16 @@
 """Connectors: rules that turn a pre and a post population (or view) into a list of synapses.
 
 A connector is an immutable description. ``connect(pre_ids, post_ids, same_population, rng)``
-realises it into view-local index pairs, sorted by ``(pre, post)``; that order is the order of a
-projection's weights, delays and recorded weights. ``pre_ids``/``post_ids`` are the
-population-local indices of the two views, used to recognise self connections.
+realises it into view-local index pairs in the connector's own order (the order in which
+per-connection weights and delays are given); the projection then stores its synapses sorted by
+population-local ``(pre, post)``, the order of its weights, delays and recorded weights.
+``pre_ids``/``post_ids`` are the population-local indices of the two views, used to recognise
+self connections.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,14 +39,8 @@ class Connector:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable parameters (the registry name is stored beside them)."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}  # type: ignore[attr-defined]
-
-
-def _sorted_pairs(pre: ArrayLike, post: ArrayLike) -> tuple[IndexArray, IndexArray]:
-    pre_a = np.asarray(pre, dtype=np.int64).reshape(-1)
-    post_a = np.asarray(post, dtype=np.int64).reshape(-1)
-    order = np.lexsort((post_a, pre_a))
-    return pre_a[order], post_a[order]
+        # dataclasses.fields() leaves out ClassVars such as ``name`` (__dataclass_fields__ has them)
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
 
 def _self_mask(

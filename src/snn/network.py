@@ -83,6 +83,8 @@ class Population:
         self.label = label
         self.params = params
         self.initial = initial
+        for values in (*params.values(), *initial.values()):
+            values.setflags(write=False)  # realised values change only through initialize()
         self._rng = _generator(network.seed, _STREAM_POPULATION, index)
 
     @property
@@ -280,13 +282,14 @@ class Network:
         size = int(math.prod(shape_t))
         rng = _generator(self.seed, _STREAM_POPULATION, index)
         if isinstance(model, SpikeSourceArray):
-            model.trains_for(size)  # validates the number of trains now
+            # validates the number of trains and one spike per step now, not at run time
+            SpikeSourceArray.lower_trains(model.trains_for(size), self.dt)
             params: dict[str, FloatArray] = {}
         else:
             params = model.realize(size, rng)
         defaults = model.initial_state(params, size)
         pop = Population(self, index, shape_t, model, label, params, defaults)
-        pop._rng = rng
+        pop._rng = rng  # continue the stream that drew the parameters
         self.populations.append(pop)
         if initial:
             pop.initialize(**initial)
@@ -356,7 +359,8 @@ class Network:
         k = int(pre_v.size)
         weights = _realize_weights(owner, weight, pre_v, post_v, pre.size, post.size, rng)
         delays = self._realize_delays(owner, delay, k, rng)
-        order = np.lexsort((post_v, pre_v))
+        # sort by population indices (not view positions): the CSR over pre neurons needs it
+        order = np.lexsort((post.indices[post_v], pre.indices[pre_v]))
         proj = Projection(
             network=self,
             index=index,

@@ -397,7 +397,12 @@ class SpikeSourceArray(NeuronModel):
     is_source = True
     parameters: ClassVar[dict[str, Param]] = {}
 
-    def __init__(self, spike_times: ArrayLike | Sequence[ArrayLike] = ()) -> None:
+    def __init__(self, spike_times: ArrayLike | Sequence[ArrayLike] = (), **unknown: Any) -> None:
+        if unknown:
+            raise ValueError(
+                f"SpikeSourceArray: unknown parameter(s) {', '.join(sorted(unknown))}; "
+                "valid names: spike_times"
+            )
         super().__init__()
         trains = _as_trains(spike_times)
         object.__setattr__(self, "_trains", trains)

@@ -1,0 +1,471 @@
+"""The ``snn`` command line: ``simulate``, ``demo``, ``backends`` and ``info``.
+
+::
+
+    snn simulate MODEL.h5 --duration 1.0 --backend numba --out RESULT.h5
+    snn demo --out snn-demo            # Vogels-Abbott CUBA: network, recording, raster
+    snn backends                       # which backends can run here, and why not
+    snn info FILE.h5                   # summary of a saved network or recording
+
+An error in the input (missing or invalid file, unknown backend, bad duration) prints one line,
+``snn: error: ...``, to stderr and exits with status 2; set ``SNN_TRACEBACK=1`` to get the
+traceback instead. Output files are written atomically: a failed command leaves none half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+import numpy as np
+
+from snn.backends import BACKENDS, available, simulate
+from snn.io import atomic_write, load, load_network, read_header, save
+from snn.network import Network, PopulationView, Projection
+from snn.recording import Recording
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+
+class CommandError(Exception):
+    """A problem with the command's input, reported as one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so errors stay one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandError(message)
+
+
+# ---------------------------------------------------------------------------------------------
+# argument types
+# ---------------------------------------------------------------------------------------------
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = _natural(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _check_output(path: Path, inputs: Sequence[Path] = ()) -> None:
+    """Fail before any work if ``path`` cannot be written (or would overwrite an input)."""
+    if path.is_dir():
+        raise CommandError(f"output {path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise CommandError(f"output directory {path.parent} does not exist")
+    for source in inputs:
+        if source.exists() and path.exists() and path.resolve() == source.resolve():
+            raise CommandError(f"output {path} is the input file; choose another --out")
+
+
+def _require_backend(name: str) -> str:
+    reason = available().get(name)
+    if reason is not None:
+        raise CommandError(f"backend {name!r} is not available: {reason}")
+    return name
+
+
+def _run(
+    net: Network, duration: float, backend: str, seed: int | None, progress: bool
+) -> tuple[Recording, float]:
+    start = time.perf_counter()
+    try:
+        rec = simulate(net, duration, backend=backend, seed=seed, progress=progress)
+    except ImportError as exc:  # a registered backend whose module is missing from this install
+        raise CommandError(f"backend {backend!r} cannot be loaded: {exc}") from exc
+    return rec, time.perf_counter() - start
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return indent + "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))
+
+    return "\n".join(line(r).rstrip() for r in [header, *rows])
+
+
+def _rate_rows(rec: Recording) -> list[list[str]]:
+    return [
+        [label, sp.population, str(sp.neurons.size), f"{sp.count:,}", f"{rec.rate(label):.2f}"]
+        for label, sp in rec.spikes.items()
+    ]
+
+
+def _print_rates(rec: Recording) -> None:
+    if not rec.spikes:
+        print("no spikes were recorded")
+        return
+    header = ["recorder", "population", "neurons", "spikes", "rate (Hz)"]
+    print(_table(header, _rate_rows(rec)))
+
+
+def _seconds_text(value: float) -> str:
+    return f"{value * 1e3:g} ms" if value < 1 else f"{value:g} s"
+
+
+# ---------------------------------------------------------------------------------------------
+# snn simulate
+# ---------------------------------------------------------------------------------------------
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    model, out = Path(args.model), Path(args.out)
+    _check_output(out, inputs=[model])
+    backend = _require_backend(args.backend)
+    net = load_network(model)
+    net.n_steps(args.duration)  # a duration that is not whole steps fails before any work
+    n_neurons = sum(p.size for p in net.populations)
+    n_synapses = sum(p.size for p in net.projections)
+    print(
+        f"{model}: {n_neurons:,} neurons, {n_synapses:,} synapses, dt {_seconds_text(net.dt)}; "
+        f"simulating {args.duration:g} s on {backend}"
+    )
+    rec, wall = _run(net, args.duration, backend, args.seed, progress=not args.no_progress)
+    rec.metadata.update(network_file=str(model), wall_time_s=wall)
+    save(rec, out)
+    _print_rates(rec)
+    print(f"wall time {wall:.2f} s ({wall / args.duration:.3f} s per simulated second)")
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# snn demo: a list of steps, each timed; later steps extend the tour
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class DemoContext:
+    """What the demo steps share: options, the objects built so far and the files written."""
+
+    out_dir: Path
+    duration: float
+    backend: str
+    n: int
+    seed: int
+    progress: bool
+    network: Network | None = None
+    recording: Recording | None = None
+    files: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def require_network(self) -> Network:
+        if self.network is None:
+            raise RuntimeError("demo step order: the network is built by the 'build' step")
+        return self.network
+
+    def require_recording(self) -> Recording:
+        if self.recording is None:
+            raise RuntimeError("demo step order: the recording comes from the 'simulate' step")
+        return self.recording
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """One step of the tour: ``run`` does the work and returns a one-line result."""
+
+    name: str
+    title: str
+    run: Callable[[DemoContext], str]
+
+
+def _demo_build(ctx: DemoContext) -> str:
+    from snn.models import vogels_abbott
+
+    ctx.network = vogels_abbott("cuba", n=ctx.n, seed=ctx.seed)
+    ctx.network.n_steps(ctx.duration)
+    synapses = sum(p.size for p in ctx.network.projections)
+    return f"{ctx.n:,} neurons, {synapses:,} synapses"
+
+
+def _demo_save_network(ctx: DemoContext) -> str:
+    path = ctx.out_dir / "vogels_abbott.h5"
+    save(ctx.require_network(), path)
+    ctx.files.append(path)
+    return f"{path} ({path.stat().st_size / 1e6:.2f} MB)"
+
+
+def _demo_simulate(ctx: DemoContext) -> str:
+    net = ctx.require_network()
+    ctx.recording, wall = _run(net, ctx.duration, ctx.backend, None, ctx.progress)
+    ctx.recording.metadata.update(wall_time_s=wall)
+    spikes = sum(sp.count for sp in ctx.recording.spikes.values())
+    return f"{ctx.duration:g} s on {ctx.backend}: {spikes:,} spikes"
+
+
+def _demo_save_recording(ctx: DemoContext) -> str:
+    path = ctx.out_dir / "recording.h5"
+    save(ctx.require_recording(), path)
+    ctx.files.append(path)
+    return str(path)
+
+
+def _demo_raster(ctx: DemoContext) -> str:
+    path = ctx.out_dir / "raster.png"
+    fig = ctx.require_recording().raster()
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    ctx.files.append(path)
+    return str(path)
+
+
+DEMO_STEPS: list[DemoStep] = [
+    DemoStep("build", "build the Vogels-Abbott CUBA network", _demo_build),
+    DemoStep("save", "save the network", _demo_save_network),
+    DemoStep("simulate", "simulate", _demo_simulate),
+    DemoStep("record", "save the recording", _demo_save_recording),
+    DemoStep("raster", "plot the spike raster", _demo_raster),
+]
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"--out {out_dir} exists and is not a directory")
+    backend = _require_backend(args.backend)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(out_dir, args.duration, backend, args.n, args.seed, not args.no_progress)
+    print(f"snn demo: Vogels-Abbott CUBA, N = {args.n}, {args.duration:g} s on {backend}")
+    for k, step in enumerate(DEMO_STEPS, start=1):
+        start = time.perf_counter()
+        result = step.run(ctx)
+        ctx.timings[step.name] = time.perf_counter() - start
+        print(f"[{k}/{len(DEMO_STEPS)}] {step.title}: {result} ({ctx.timings[step.name]:.2f} s)")
+    rec = ctx.require_recording()
+    print("rates:")
+    _print_rates(rec)
+    rates = rec.rates()
+    summary = ", ".join(f"{label} {rate:.2f} Hz" for label, rate in rates.items())
+    print(f"mean rates: {summary}")
+    print("timings: " + ", ".join(f"{name} {sec:.2f} s" for name, sec in ctx.timings.items()))
+    sim = ctx.timings.get("simulate")
+    if sim is not None:
+        print(f"simulation: {sim / ctx.duration:.3f} s per simulated second on {backend}")
+    print("wrote: " + ", ".join(str(p) for p in ctx.files))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# snn backends
+# ---------------------------------------------------------------------------------------------
+def _cmd_backends(args: argparse.Namespace) -> int:
+    reasons = available()
+    rows = []
+    for name, backend in BACKENDS.items():
+        reason = reasons[name]
+        rows.append(
+            [
+                name,
+                "yes" if reason is None else "no",
+                backend.description if reason is None else reason,
+            ]
+        )
+    print(_table(["backend", "available", "details"], rows, indent=""))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# snn info
+# ---------------------------------------------------------------------------------------------
+def _range(values: np.ndarray, fmt: str = "{:.3g}") -> str:
+    if values.size == 0:
+        return "-"
+    lo, hi = values.min(), values.max()
+    return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}..{fmt.format(hi)}"
+
+
+def _describe_network(net: Network) -> str:
+    lines = [f"network: dt {_seconds_text(net.dt)}, seed {net.seed}"]
+    n_neurons = sum(p.size for p in net.populations)
+    lines.append(f"populations: {len(net.populations)} ({n_neurons:,} neurons)")
+    if net.populations:
+        rows = [
+            [p.label, "x".join(map(str, p.shape)), f"{p.size:,}", p.model.name]
+            for p in net.populations
+        ]
+        lines.append(_table(["label", "shape", "size", "model"], rows))
+    n_synapses = sum(p.size for p in net.projections)
+    lines.append(f"projections: {len(net.projections)} ({n_synapses:,} synapses)")
+    if net.projections:
+        rows = []
+        for p in net.projections:
+            rows.append(
+                [
+                    p.label,
+                    f"{p.pre.label} -> {p.post.label}",
+                    p.connector.name,
+                    p.receptor,
+                    f"{p.size:,}",
+                    _range(p.weights),
+                    _range(p.delays, "{:d}"),
+                    "-" if p.plasticity is None else f"stdp ({p.plasticity.weight_dependence})",
+                ]
+            )
+        header = [
+            "label",
+            "pre -> post",
+            "connector",
+            "receptor",
+            "synapses",
+            "weight",
+            "delay (steps)",
+            "plasticity",
+        ]
+        lines.append(_table(header, rows))
+    lines.append(f"recorders: {len(net.recorders)}")
+    if net.recorders:
+        rows = []
+        for r in net.recorders:
+            if isinstance(r.target, Projection):
+                target = f"projection {r.target.label}"
+            else:
+                kind = "view" if isinstance(r.target, PopulationView) else "population"
+                target = f"{kind} {r.target.label} ({r.target.size})"
+            every = "every step" if r.interval_steps == 1 else f"every {r.interval_steps} steps"
+            rows.append([r.label, target, ", ".join(r.variables), every])
+        lines.append(_table(["label", "target", "variables", "interval"], rows))
+    return "\n".join(lines)
+
+
+def _describe_recording(rec: Recording) -> str:
+    lines = [
+        f"recording: backend {rec.backend}, seed {rec.seed}, dt {_seconds_text(rec.dt)}, "
+        f"duration {rec.duration:g} s"
+    ]
+    lines.append(f"spikes: {len(rec.spikes)} recorder(s)")
+    if rec.spikes:
+        lines.append(
+            _table(["recorder", "population", "neurons", "spikes", "rate (Hz)"], _rate_rows(rec))
+        )
+    n_traces = sum(len(v) for v in rec.traces.values())
+    lines.append(f"traces: {n_traces}")
+    rows = [
+        [f"{label}.{var}", tr.unit or "-", f"{tr.values.shape[0]} x {tr.values.shape[1]}"]
+        for label, per_var in rec.traces.items()
+        for var, tr in per_var.items()
+    ]
+    if rows:
+        lines.append(_table(["trace", "unit", "samples x elements"], rows))
+    if rec.metadata:
+        shown = {
+            k: f"{v:.4g}" if isinstance(v, float) else repr(v) for k, v in rec.metadata.items()
+        }
+        lines.append("metadata: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    return "\n".join(lines)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    header = read_header(path)
+    obj = load(path)
+    print(
+        f"{path}: snn-stack {header['kind']}, format_version {header['format_version']}, "
+        f"written by snn {header['snn_version']}"
+    )
+    print(_describe_network(obj) if isinstance(obj, Network) else _describe_recording(obj))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
+# parser and entry point
+# ---------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The ``snn`` argument parser (sub-commands set ``handler``)."""
+    from snn import __version__
+
+    parser = _Parser(prog="snn", description="snn-stack: spiking neural networks, written once.")
+    parser.add_argument("--version", action="version", version=f"snn-stack {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    backends = BACKENDS.names()
+
+    p = commands.add_parser("simulate", help="run a saved network and save the recording")
+    p.add_argument("model", metavar="MODEL.h5", help="network file written by snn.save")
+    p.add_argument("--duration", type=_seconds, required=True, help="simulated time (s)")
+    p.add_argument("--backend", choices=backends, required=True)
+    p.add_argument(
+        "--seed",
+        type=_natural,
+        default=None,
+        help="run seed for Poisson sources (default: the network seed)",
+    )
+    p.add_argument("--out", metavar="RESULT.h5", required=True, help="recording file to write")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(handler=_cmd_simulate)
+
+    p = commands.add_parser("demo", help="the tour: build, save, simulate and plot a network")
+    p.add_argument("--out", metavar="DIR", default="snn-demo", help="default: ./snn-demo")
+    p.add_argument("--duration", type=_seconds, default=1.0, help="simulated time (s), default 1")
+    p.add_argument("--backend", choices=backends, default="numba", help="default: numba")
+    p.add_argument("--n", type=_positive, default=4000, help="number of neurons, default 4000")
+    p.add_argument("--seed", type=_natural, default=1, help="network seed, default 1")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(handler=_cmd_demo)
+
+    p = commands.add_parser("backends", help="list the backends and whether each can run here")
+    p.set_defaults(handler=_cmd_backends)
+
+    p = commands.add_parser("info", help="summary of a saved network or recording")
+    p.add_argument("file", metavar="FILE.h5")
+    p.set_defaults(handler=_cmd_info)
+    return parser
+
+
+def _fail(message: str) -> int:
+    text = " ".join(message.split())  # one line, whatever the exception text holds
+    print(f"snn: error: {text}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``snn`` command with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.handler(args))
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except CommandError as exc:
+        return _fail(str(exc))
+    except (ValueError, OSError) as exc:
+        # bad input files and arguments; anything else is a bug and keeps its traceback
+        if os.environ.get("SNN_TRACEBACK"):
+            raise
+        if isinstance(exc, FileNotFoundError) and exc.filename is not None:
+            return _fail(f"no such file: {exc.filename}")
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("snn: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
