@@ -1,0 +1,977 @@
+"""The Numba CPU backend: the NumPy reference's semantics, bit for bit, in compiled loops.
+
+Every run is advanced in chunks of steps; each chunk is one call of the jitted
+:func:`_run_steps`, which loops over steps, populations and projections without returning to
+Python. Same seed, same network: the same spikes, state traces and weights as
+:mod:`snn.backends.numpy_backend` (compared with ``np.array_equal`` in the tests).
+
+One step ``m`` (``slot = m % L``, ``L`` the ring length), in the reference's order:
+
+1. **sample** the recorders due at ``m`` (``m % interval == 0``): state rows of the recorded
+   neurons and plastic weights, before arrivals;
+2. **plastic arrivals**, per plastic projection in declaration order, synapses in storage order
+   (sorted by pre, then post) whose presynaptic spike of step ``m - delay`` arrives now: depress
+   by the post trace, clip, add the weight into the ring slot, bump the pre trace;
+3. **apply arrivals**: every (receptor, neuron) entry touched in ``ring[slot]`` is added to its
+   synaptic variable (``isyn += arrivals``) and cleared;
+4. **populations** in declaration order: the model's update in blocks of :data:`BLOCK` neurons
+   (branch-free loops that LLVM vectorises), then the block's spikes are compacted in ascending
+   neuron order; Poisson sources read this step's uniforms, spike arrays advance a pointer;
+5. **post events**, per plastic projection: potentiate the synapses onto neurons that spiked by
+   their pre traces, clip, bump the post trace;
+6. **static delivery**, per static projection in declaration order: for each neuron that spiked
+   (ascending), its CSR row of synapses (ascending post) adds ``w`` into ``ring[(m + d) % L]``;
+7. remember the step's spikes in the history used by plastic arrivals.
+
+Floating-point parity with the reference rests on three facts:
+
+* the constants (propagators, decay tables) come from :mod:`snn.compiled`, and the kernels
+  evaluate the model's expressions in the same order, without fastmath (LLVM neither
+  reassociates nor contracts to FMA then); ``IF_cond_exp``'s ``exp(k_mem g)`` calls libm's
+  ``exp``, which NumPy's float64 ``np.exp`` also calls on CPUs without AVX-512F (checked by the
+  tests; NumPy's AVX-512F ``exp`` rounds differently);
+* ring entries receive the same additions in the same order (emission step, projection order,
+  synapse order, then plastic arrivals), starting from ``+0.0``;
+* arrivals are applied **sparsely**: the reference adds the arrivals array to every neuron's
+  synaptic variable, we add it only to touched neurons and add ``+0.0`` to every synaptic
+  variable inside the model loop. ``x + 0.0 == x`` bit for bit except that ``-0.0`` becomes
+  ``+0.0``, which is what the reference's ``x + 0.0`` gives to untouched neurons; a touched
+  sum ``x + a`` (``a`` a sum of non-negative weights starting at ``+0.0``) is never ``-0.0``.
+  Adding a zero weight is a no-op, so only non-zero weights are added, and an entry equal to
+  ``0.0`` is one not yet touched in that slot.
+
+Poisson uniforms are drawn on the host, per chunk, from the same per-population generators and in
+the same order as the reference (``rng.random((k, size))`` is ``k`` calls of
+``rng.random(size)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+from numpy.typing import NDArray
+
+from snn.compiled import CompiledNetwork
+from snn.network import run_generator
+from snn.recording import Recording, RecordingCollector
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+#: neurons per model block: spikes are compacted per block, and only in blocks that spiked
+BLOCK = 1024
+
+# model codes dispatched on inside the kernel
+IF_CURR_EXP, IF_COND_EXP, ADAPTIVE_LIF, POISSON, SPIKE_ARRAY = 0, 1, 2, 3, 4
+MODEL_CODES = {
+    "IF_curr_exp": IF_CURR_EXP,
+    "IF_cond_exp": IF_COND_EXP,
+    "AdaptiveLIF": ADAPTIVE_LIF,
+    "SpikeSourcePoisson": POISSON,
+    "SpikeSourceArray": SPIKE_ARRAY,
+}
+
+#: rows of the float constant table ``fconst[row, neuron]``, per model (rows are model-specific)
+FLOAT_CONSTS: dict[int, tuple[str, ...]] = {
+    IF_CURR_EXP: ("v_inf", "p_mm", "c_exc", "c_inh", "p_exc", "p_inh", "v_thresh", "v_reset"),
+    IF_COND_EXP: (
+        "g_leak", "i_leak", "e_exc", "e_inh", "k_mem", "p_exc", "p_inh", "v_thresh", "v_reset"
+    ),
+    ADAPTIVE_LIF: (
+        "v_inf", "p_mm", "c_exc", "c_inh", "p_exc", "p_inh", "v_thresh", "v_reset",
+        "c_w", "p_w", "b", "p_theta", "delta_theta",
+    ),
+    POISSON: ("p_spike",),
+    SPIKE_ARRAY: (),
+}  # fmt: skip
+N_FLOAT_CONSTS = 13
+#: rows of the integer constant table ``iconst[row, neuron]``, per model
+INT_CONSTS: dict[int, tuple[str, ...]] = {
+    IF_CURR_EXP: ("refrac_steps",),
+    IF_COND_EXP: ("refrac_steps",),
+    ADAPTIVE_LIF: ("refrac_steps",),
+    POISSON: ("start_step", "stop_step"),
+    SPIKE_ARRAY: (),
+}
+N_INT_CONSTS = 2
+#: rows of the state table ``state[row, neuron]``: v, synaptic variable per receptor, w, theta
+STATE_ROWS = {
+    "v": 0,
+    "isyn_exc": 1,
+    "gsyn_exc": 1,
+    "isyn_inh": 2,
+    "gsyn_inh": 2,
+    "w": 3,
+    "theta": 4,
+}
+N_STATE_ROWS = 5
+
+# sample channel kinds
+SAMPLE_STATE, SAMPLE_WEIGHTS = 0, 1
+
+#: most Poisson uniforms (float64) drawn ahead per chunk, and most steps per chunk
+MAX_DRAWS_PER_CHUNK = 1 << 21
+MAX_STEPS_PER_CHUNK = 10_000
+
+
+class _Net(NamedTuple):
+    """The network's structure and constants (read-only in the kernel); ``N`` neurons in all."""
+
+    n_neurons: int
+    ring_length: int
+    # populations
+    pop_off: IntArray
+    pop_size: IntArray
+    pop_model: IntArray
+    pop_uniform: IntArray  # 1 when every constant is the same for all neurons (scalar path)
+    pop_draw_col: IntArray  # first column of a Poisson population in the chunk's draws
+    pop_ssa_lo: IntArray  # spike-array entries of a SpikeSourceArray population
+    pop_ssa_hi: IntArray
+    fconst: FloatArray  # (N_FLOAT_CONSTS, N)
+    iconst: IntArray  # (N_INT_CONSTS, N)
+    ssa_steps: IntArray
+    ssa_ids: IntArray
+    # projections (declaration order); synapse arrays concatenated, CSR rows per projection
+    proj_pre: IntArray  # population index
+    proj_post: IntArray
+    proj_pre_off: IntArray
+    proj_pre_size: IntArray
+    proj_post_off: IntArray
+    proj_receptor: IntArray
+    proj_syn_off: IntArray
+    proj_row_off: IntArray
+    proj_plastic: IntArray
+    row_ptr: IntArray
+    syn_post: IntArray
+    syn_delay: IntArray
+    # plastic projections (declaration order)
+    pl_proj: IntArray
+    pl_trace_off: IntArray  # into pre_trace / pre_last (one per synapse)
+    pl_post_off: IntArray  # into post_trace / post_last (one per post neuron)
+    pl_col_off: IntArray  # into col_order
+    pl_colptr_off: IntArray  # into col_ptr
+    pl_max_delay: IntArray
+    pl_multiplicative: IntArray
+    pl_a_plus: FloatArray
+    pl_a_minus: FloatArray
+    pl_w_min: FloatArray
+    pl_w_max: FloatArray
+    pl_dp_off: IntArray
+    pl_dp_len: IntArray
+    pl_dm_off: IntArray
+    pl_dm_len: IntArray
+    col_order: IntArray
+    col_ptr: IntArray
+    decay: FloatArray
+    # recording
+    record_mask: NDArray[np.uint8]  # neurons whose spikes are recorded
+    n_recorded: int
+    ch_kind: IntArray
+    ch_row: IntArray
+    ch_interval: IntArray
+    ch_idx_ptr: IntArray
+    ch_idx: IntArray
+
+
+class _State(NamedTuple):
+    """Mutable simulation state."""
+
+    state: FloatArray  # (N_STATE_ROWS, N)
+    state_flat: FloatArray  # the same memory, flat
+    last_spike: IntArray
+    last_emit: IntArray  # step of each neuron's last spike (sources included)
+    ring: FloatArray  # (L * 2 * N,): slot, receptor, neuron
+    touched: NDArray[np.int32]  # (L * 2 * N,): per slot, receptor * N + neuron of touched entries
+    touched_count: IntArray  # (L,)
+    syn_w: FloatArray
+    pre_trace: FloatArray
+    pre_last: IntArray
+    post_trace: FloatArray
+    post_last: IntArray
+    history: NDArray[np.uint8]  # (L * N,) spiked at the step of that slot (plastic only)
+    history_ids: IntArray  # (L * N,) which entries of a history slot are set
+    history_count: IntArray  # (L,)
+    ssa_ptr: IntArray
+    spikes: IntArray  # this step's spikes, global ids, per population ascending
+    spk_lo: IntArray
+    spk_hi: IntArray
+    block_flags: NDArray[np.uint8]  # (BLOCK,) spiked flags of the block being updated
+    block_flags64: NDArray[np.uint64]  # the same memory, as 64-bit words
+
+
+class _Buffers(NamedTuple):
+    """Recording buffers of one chunk."""
+
+    spike_steps: IntArray
+    spike_ids: IntArray
+    counters: IntArray  # [recorded spikes]
+    samples: FloatArray
+    ch_out_off: IntArray
+    ch_written: IntArray
+
+
+# ------------------------------------------------------------------------------------------------
+# kernels
+
+
+def _elem(c, j):  # pragma: no cover (compiled via the overload)
+    """``c[j]`` for a per-neuron constant array, ``c`` for a population-wide scalar."""
+    raise NotImplementedError
+
+
+@overload(_elem, inline="always")
+def _elem_impl(c, j):
+    if isinstance(c, types.Array):
+        return lambda c, j: c[j]
+    return lambda c, j: c
+
+
+@njit(cache=True)
+def _if_curr_exp_block(m, v, syn_e, syn_i, last, fired, c, ic):
+    """``IF_curr_exp.step`` on one block; ``c``/``ic`` hold scalars or per-neuron slices.
+
+    ``v_free = v_inf + (v - v_inf) p_mm + c_exc I_E + c_inh I_I`` (left to right), kept when not
+    refractory; spike when ``v > v_thresh``; ``I_X <- I_X p_X``. Returns the number of spikes.
+    """
+    n_fired = np.int64(0)
+    for j in range(v.size):
+        i_exc = syn_e[j] + 0.0
+        i_inh = syn_i[j] + 0.0
+        v_old = v[j]
+        last_j = last[j]
+        refractory = (m - last_j) < _elem(ic[0], j)
+        v_inf = _elem(c[0], j)
+        v_free = v_inf + (v_old - v_inf) * _elem(c[1], j)
+        v_free = v_free + _elem(c[2], j) * i_exc
+        v_free = v_free + _elem(c[3], j) * i_inh
+        v_new = v_old if refractory else v_free
+        spiked = (v_new > _elem(c[6], j)) > refractory
+        v[j] = _elem(c[7], j) if spiked else v_new
+        syn_e[j] = i_exc * _elem(c[4], j)
+        syn_i[j] = i_inh * _elem(c[5], j)
+        last[j] = m if spiked else last_j
+        fired[j] = np.uint8(spiked)
+        n_fired += np.int64(spiked)
+    return n_fired
+
+
+@njit(cache=True)
+def _if_cond_exp_block(m, v, syn_e, syn_i, last, fired, c, ic):
+    """``IF_cond_exp.step`` on one block (exponential Euler with libm ``exp``).
+
+    ``g = (g_leak + g_E) + g_I``, ``v_inf = ((i_leak + g_E e_E) + g_I e_I) / g``,
+    ``v_free = v_inf + (v - v_inf) exp(k_mem g)``; ``g_X <- g_X p_X``.
+    """
+    n_fired = np.int64(0)
+    for j in range(v.size):
+        g_exc = syn_e[j] + 0.0
+        g_inh = syn_i[j] + 0.0
+        v_old = v[j]
+        last_j = last[j]
+        refractory = (m - last_j) < _elem(ic[0], j)
+        g_total = _elem(c[0], j) + g_exc + g_inh
+        v_inf = (_elem(c[1], j) + g_exc * _elem(c[2], j) + g_inh * _elem(c[3], j)) / g_total
+        v_free = v_inf + (v_old - v_inf) * np.exp(_elem(c[4], j) * g_total)
+        v_new = v_old if refractory else v_free
+        spiked = (v_new > _elem(c[7], j)) > refractory
+        v[j] = _elem(c[8], j) if spiked else v_new
+        syn_e[j] = g_exc * _elem(c[5], j)
+        syn_i[j] = g_inh * _elem(c[6], j)
+        last[j] = m if spiked else last_j
+        fired[j] = np.uint8(spiked)
+        n_fired += np.int64(spiked)
+    return n_fired
+
+
+@njit(cache=True)
+def _adaptive_lif_block(m, v, syn_e, syn_i, w, theta, last, fired, c, ic):
+    """``AdaptiveLIF.step`` on one block: IF_curr_exp plus ``c_w w``, threshold ``+ theta``.
+
+    ``theta <- theta p_theta`` before the threshold test; on a spike ``w += b``,
+    ``theta += delta_theta`` (``+ 0.0`` otherwise, as the reference's ``np.where``).
+    """
+    n_fired = np.int64(0)
+    for j in range(v.size):
+        i_exc = syn_e[j] + 0.0
+        i_inh = syn_i[j] + 0.0
+        v_old = v[j]
+        w_old = w[j]
+        last_j = last[j]
+        refractory = (m - last_j) < _elem(ic[0], j)
+        v_inf = _elem(c[0], j)
+        v_free = v_inf + (v_old - v_inf) * _elem(c[1], j)
+        v_free = v_free + _elem(c[2], j) * i_exc
+        v_free = v_free + _elem(c[3], j) * i_inh
+        v_free = v_free + _elem(c[8], j) * w_old
+        v_new = v_old if refractory else v_free
+        theta_new = theta[j] * _elem(c[11], j)
+        spiked = (v_new > _elem(c[6], j) + theta_new) > refractory
+        v[j] = _elem(c[7], j) if spiked else v_new
+        syn_e[j] = i_exc * _elem(c[4], j)
+        syn_i[j] = i_inh * _elem(c[5], j)
+        w[j] = w_old * _elem(c[9], j) + (_elem(c[10], j) if spiked else 0.0)
+        theta[j] = theta_new + (_elem(c[12], j) if spiked else 0.0)
+        last[j] = m if spiked else last_j
+        fired[j] = np.uint8(spiked)
+        n_fired += np.int64(spiked)
+    return n_fired
+
+
+@njit(cache=True)
+def _poisson_block(m, uniforms, fired, c, ic):
+    """``SpikeSourcePoisson.step``: spike when ``u < p_spike`` and ``start <= m < stop``."""
+    n_fired = np.int64(0)
+    for j in range(uniforms.size):
+        active = (_elem(ic[0], j) <= m) & (m < _elem(ic[1], j))
+        spiked = (uniforms[j] < _elem(c[0], j)) & active
+        fired[j] = np.uint8(spiked)
+        n_fired += np.int64(spiked)
+    return n_fired
+
+
+@njit(cache=True, inline="always")
+def _float_scalars(fc, col):
+    return (
+        fc[0, col], fc[1, col], fc[2, col], fc[3, col], fc[4, col], fc[5, col], fc[6, col],
+        fc[7, col], fc[8, col], fc[9, col], fc[10, col], fc[11, col], fc[12, col],
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _float_rows(fc, lo, hi):
+    return (
+        fc[0, lo:hi], fc[1, lo:hi], fc[2, lo:hi], fc[3, lo:hi], fc[4, lo:hi], fc[5, lo:hi],
+        fc[6, lo:hi], fc[7, lo:hi], fc[8, lo:hi], fc[9, lo:hi], fc[10, lo:hi], fc[11, lo:hi],
+        fc[12, lo:hi],
+    )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def _neuron_block(m, model, uniform, lo, hi, net, st, draws_row):
+    """Run the model update of neurons ``lo:hi`` (global ids) of one population."""
+    s = st.state
+    fired = st.block_flags[: hi - lo]
+    fc, ic = net.fconst, net.iconst
+    if model == POISSON:
+        if uniform:
+            return _poisson_block(
+                m, draws_row, fired, _float_scalars(fc, lo), (ic[0, lo], ic[1, lo])
+            )
+        return _poisson_block(
+            m, draws_row, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi], ic[1, lo:hi])
+        )
+    v, se, si, last = s[0, lo:hi], s[1, lo:hi], s[2, lo:hi], st.last_spike[lo:hi]
+    if model == IF_CURR_EXP:
+        if uniform:
+            return _if_curr_exp_block(
+                m, v, se, si, last, fired, _float_scalars(fc, lo), (ic[0, lo],)
+            )
+        return _if_curr_exp_block(
+            m, v, se, si, last, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi],)
+        )
+    if model == IF_COND_EXP:
+        if uniform:
+            return _if_cond_exp_block(
+                m, v, se, si, last, fired, _float_scalars(fc, lo), (ic[0, lo],)
+            )
+        return _if_cond_exp_block(
+            m, v, se, si, last, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi],)
+        )
+    w, theta = s[3, lo:hi], s[4, lo:hi]
+    if uniform:
+        return _adaptive_lif_block(
+            m, v, se, si, w, theta, last, fired, _float_scalars(fc, lo), (ic[0, lo],)
+        )
+    return _adaptive_lif_block(
+        m, v, se, si, w, theta, last, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi],)
+    )
+
+
+@njit(cache=True, inline="always")
+def _emit(m, g, n_spk, st, net, buf):
+    """Append neuron ``g``'s spike of step ``m`` to the step's list (and the recording)."""
+    st.spikes[n_spk] = g
+    st.last_emit[g] = m
+    if net.record_mask[g]:
+        k = buf.counters[0]
+        buf.spike_steps[k] = m
+        buf.spike_ids[k] = g
+        buf.counters[0] = k + 1
+    return n_spk + 1
+
+
+@njit(cache=True, inline="always")
+def _update_populations(m, draw_row, net, st, buf, draws):
+    """Step 4: every population in declaration order; fills the step's spike lists."""
+    n_spk = 0
+    for p in range(net.pop_off.size):
+        off, size, model = net.pop_off[p], net.pop_size[p], net.pop_model[p]
+        st.spk_lo[p] = n_spk
+        if model == SPIKE_ARRAY:
+            ptr, hi = st.ssa_ptr[p], net.pop_ssa_hi[p]
+            while ptr < hi and net.ssa_steps[ptr] < m:
+                ptr += 1
+            while ptr < hi and net.ssa_steps[ptr] == m:
+                n_spk = _emit(m, off + net.ssa_ids[ptr], n_spk, st, net, buf)
+                ptr += 1
+            st.ssa_ptr[p] = ptr
+        else:
+            uniform = net.pop_uniform[p] != 0
+            for b0 in range(0, size, BLOCK):
+                b1 = min(b0 + BLOCK, size)
+                lo, hi = off + b0, off + b1
+                col = net.pop_draw_col[p]
+                n_fired = _neuron_block(
+                    m, model, uniform, lo, hi, net, st, draws[draw_row, col + b0 : col + b1]
+                )
+                if n_fired:
+                    # scan the flags 8 at a time (most words are zero)
+                    flags, words = st.block_flags, st.block_flags64
+                    for k in range((b1 - b0 + 7) // 8):
+                        if words[k]:
+                            for j in range(8 * k, min(8 * k + 8, b1 - b0)):
+                                if flags[j]:
+                                    n_spk = _emit(m, lo + j, n_spk, st, net, buf)
+        st.spk_hi[p] = n_spk
+    return n_spk
+
+
+@njit(cache=True, inline="always")
+def _add_to_ring(slot, idx, weight, st, n2):
+    """Add a non-zero weight to ring entry ``idx`` (receptor * N + neuron) of ``slot``."""
+    pos = slot * n2 + idx
+    if st.ring[pos] == 0.0:
+        k = st.touched_count[slot]
+        st.touched[slot * n2 + k] = idx
+        st.touched_count[slot] = k + 1
+    st.ring[pos] += weight
+
+
+@njit(cache=True, inline="always")
+def _plastic_arrivals(m, slot, net, st):
+    """Step 2: depress, deliver and bump the pre trace of synapses whose spike arrives now."""
+    n, ring_length = net.n_neurons, net.ring_length
+    for q in range(net.pl_proj.size):
+        p = net.pl_proj[q]
+        pre_off, syn_off, row_off = net.proj_pre_off[p], net.proj_syn_off[p], net.proj_row_off[p]
+        rec_base = net.proj_receptor[p] * n + net.proj_post_off[p]
+        tr_off, post_off = net.pl_trace_off[q], net.pl_post_off[q]
+        a_minus, w_min, w_max = net.pl_a_minus[q], net.pl_w_min[q], net.pl_w_max[q]
+        multiplicative = net.pl_multiplicative[q] != 0
+        dp_off, dp_last = net.pl_dp_off[q], net.pl_dp_len[q] - 1
+        dm_off, dm_last = net.pl_dm_off[q], net.pl_dm_len[q] - 1
+        for i in range(net.proj_pre_size[p]):
+            g = pre_off + i
+            if m - st.last_emit[g] > net.pl_max_delay[q]:
+                continue
+            for s in range(net.row_ptr[row_off + i], net.row_ptr[row_off + i + 1]):
+                h = slot - net.syn_delay[syn_off + s]
+                if h < 0:
+                    h += ring_length
+                if not st.history[h * n + g]:
+                    continue
+                post = net.syn_post[syn_off + s]
+                lag = min(m - st.post_last[post_off + post], dm_last)
+                x_post = st.post_trace[post_off + post] * net.decay[dm_off + lag]
+                w = st.syn_w[syn_off + s]
+                if multiplicative:
+                    dw = a_minus * (w - w_min) * x_post
+                else:
+                    dw = a_minus * x_post
+                w = min(max(w - dw, w_min), w_max)
+                st.syn_w[syn_off + s] = w
+                if w != 0.0:
+                    _add_to_ring(slot, rec_base + post, w, st, 2 * n)
+                t = tr_off + s
+                lag_pre = min(m - st.pre_last[t], dp_last)
+                st.pre_trace[t] = st.pre_trace[t] * net.decay[dp_off + lag_pre] + 1.0
+                st.pre_last[t] = m
+
+
+@njit(cache=True, inline="always")
+def _apply_arrivals(slot, net, st):
+    """Step 3: ``syn[receptor, j] += ring[slot, receptor, j]`` for touched entries; clear them."""
+    n2 = 2 * net.n_neurons
+    base = slot * n2
+    for k in range(st.touched_count[slot]):
+        idx = st.touched[base + k]
+        # state rows 1 and 2 are the receptors' synaptic variables: row 1 + receptor
+        st.state_flat[net.n_neurons + idx] = (
+            st.state_flat[net.n_neurons + idx] + st.ring[base + idx]
+        )
+        st.ring[base + idx] = 0.0
+    st.touched_count[slot] = 0
+
+
+@njit(cache=True, inline="always")
+def _post_events(m, net, st):
+    """Step 5: potentiate synapses onto neurons that spiked; bump their post traces."""
+    for q in range(net.pl_proj.size):
+        p = net.pl_proj[q]
+        post_pop = net.proj_post[p]
+        lo, hi = st.spk_lo[post_pop], st.spk_hi[post_pop]
+        if lo == hi:
+            continue
+        syn_off, post_off_n = net.proj_syn_off[p], net.proj_post_off[p]
+        tr_off, post_off = net.pl_trace_off[q], net.pl_post_off[q]
+        a_plus, w_min, w_max = net.pl_a_plus[q], net.pl_w_min[q], net.pl_w_max[q]
+        multiplicative = net.pl_multiplicative[q] != 0
+        dp_off, dp_last = net.pl_dp_off[q], net.pl_dp_len[q] - 1
+        dm_off, dm_last = net.pl_dm_off[q], net.pl_dm_len[q] - 1
+        col_off, cp_off = net.pl_col_off[q], net.pl_colptr_off[q]
+        for k in range(lo, hi):
+            j = st.spikes[k] - post_off_n
+            for c in range(net.col_ptr[cp_off + j], net.col_ptr[cp_off + j + 1]):
+                s = net.col_order[col_off + c]
+                t = tr_off + s
+                lag = min(m - st.pre_last[t], dp_last)
+                x_pre = st.pre_trace[t] * net.decay[dp_off + lag]
+                w = st.syn_w[syn_off + s]
+                if multiplicative:
+                    dw = a_plus * (w_max - w) * x_pre
+                else:
+                    dw = a_plus * x_pre
+                st.syn_w[syn_off + s] = min(max(w + dw, w_min), w_max)
+        for k in range(lo, hi):
+            u = post_off + st.spikes[k] - post_off_n
+            lag_post = min(m - st.post_last[u], dm_last)
+            st.post_trace[u] = st.post_trace[u] * net.decay[dm_off + lag_post] + 1.0
+            st.post_last[u] = m
+
+
+@njit(cache=True, inline="always")
+def _deliver_static(slot, net, st):
+    """Step 6: add each spiking neuron's CSR row of static weights into the future ring slots."""
+    n = net.n_neurons
+    n2, ring_length = 2 * n, net.ring_length
+    for p in range(net.proj_pre_off.size):
+        if net.proj_plastic[p]:
+            continue
+        pre_pop = net.proj_pre[p]
+        lo, hi = st.spk_lo[pre_pop], st.spk_hi[pre_pop]
+        if lo == hi:
+            continue
+        pre_off, syn_off, row_off = net.proj_pre_off[p], net.proj_syn_off[p], net.proj_row_off[p]
+        rec_base = net.proj_receptor[p] * n + net.proj_post_off[p]
+        for k in range(lo, hi):
+            i = st.spikes[k] - pre_off
+            for s in range(
+                syn_off + net.row_ptr[row_off + i], syn_off + net.row_ptr[row_off + i + 1]
+            ):
+                w = st.syn_w[s]
+                if w != 0.0:
+                    t = slot + net.syn_delay[s]
+                    if t >= ring_length:
+                        t -= ring_length
+                    _add_to_ring(t, rec_base + net.syn_post[s], w, st, n2)
+
+
+@njit(cache=True, inline="always")
+def _remember_spikes(slot, n_spk, net, st):
+    """Step 7: history slot ``m % L`` now holds the spikes of step ``m`` (plastic arrivals)."""
+    n = net.n_neurons
+    base = slot * n
+    for k in range(st.history_count[slot]):
+        st.history[base + st.history_ids[base + k]] = 0
+    for k in range(n_spk):
+        g = st.spikes[k]
+        st.history[base + g] = 1
+        st.history_ids[base + k] = g
+    st.history_count[slot] = n_spk
+
+
+@njit(cache=True, inline="always")
+def _sample(m, net, st, buf):
+    """Step 1: copy the recorded values of every channel due at step ``m``."""
+    for c in range(net.ch_kind.size):
+        if m % net.ch_interval[c]:
+            continue
+        lo, hi = net.ch_idx_ptr[c], net.ch_idx_ptr[c + 1]
+        out = buf.ch_out_off[c] + buf.ch_written[c] * (hi - lo)
+        if net.ch_kind[c] == SAMPLE_STATE:
+            row = net.ch_row[c] * net.n_neurons
+            for k in range(lo, hi):
+                buf.samples[out + k - lo] = st.state_flat[row + net.ch_idx[k]]
+        else:
+            for k in range(lo, hi):
+                buf.samples[out + k - lo] = st.syn_w[net.ch_idx[k]]
+        buf.ch_written[c] += 1
+
+
+@njit(cache=True)
+def _run_steps(m_start, m_stop, draw_base, net, st, buf, draws):
+    """Advance steps ``m_start .. m_stop - 1`` (see the module docstring for one step).
+
+    Returns the first step not done: ``m_stop``, or earlier when the spike recording buffer could
+    overflow in the next step (the host grows it and calls again).
+    """
+    plastic = net.pl_proj.size > 0
+    for m in range(m_start, m_stop):
+        if buf.spike_steps.size - buf.counters[0] < net.n_recorded:
+            return m
+        slot = m % net.ring_length
+        _sample(m, net, st, buf)
+        if plastic:
+            _plastic_arrivals(m, slot, net, st)
+        _apply_arrivals(slot, net, st)
+        n_spk = _update_populations(m, m - draw_base, net, st, buf, draws)
+        if plastic:
+            _post_events(m, net, st)
+        _deliver_static(slot, net, st)
+        if plastic:
+            _remember_spikes(slot, n_spk, net, st)
+    return m_stop
+
+
+# ------------------------------------------------------------------------------------------------
+# host side
+
+
+def _bitwise_uniform(values: NDArray[Any]) -> bool:
+    """True when every element has the bits of the first (so a scalar reproduces them all)."""
+    if values.size == 0:
+        return True
+    bits = values.view(np.int64) if values.dtype == np.float64 else values
+    return bool((bits == bits[0]).all())
+
+
+def _i64(values: Any) -> IntArray:
+    return np.ascontiguousarray(values, dtype=np.int64)
+
+
+def _f64(values: Any) -> FloatArray:
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
+class NumbaSimulator:
+    """Clock-driven simulation of a compiled network in Numba kernels (see module docstring).
+
+    Takes no options. ``run`` may be called repeatedly and continues where it stopped.
+    """
+
+    #: the options this backend accepts (none)
+    OPTIONS: tuple[str, ...] = ()
+
+    def __init__(self, compiled: CompiledNetwork, seed: int, **options: Any) -> None:
+        if options:
+            raise ValueError(
+                f"numba backend: unknown option(s) {', '.join(sorted(options))}; "
+                "valid options: none (it takes no options)"
+            )
+        self.compiled = compiled
+        self.seed = seed
+        self.step = 0
+        self.collector = RecordingCollector(compiled)
+        self._net, self._st = self._lower(compiled)
+        self._rngs = {
+            p.index: run_generator(seed, p.index) for p in compiled.populations if p.is_poisson
+        }
+        n_poisson = sum(p.size for p in compiled.populations if p.is_poisson)
+        self._chunk_steps = max(
+            1, min(MAX_STEPS_PER_CHUNK, MAX_DRAWS_PER_CHUNK // max(1, n_poisson))
+        )
+        self._n_poisson = n_poisson
+        cap = max(4096, 8 * self._net.n_recorded)
+        self._spike_steps = np.zeros(cap, np.int64)
+        self._spike_ids = np.zeros(cap, np.int64)
+        self._sample_steps: dict[int, list[IntArray]] = {c: [] for c in range(len(self._channels))}
+        self._sample_values: dict[int, list[FloatArray]] = {
+            c: [] for c in range(len(self._channels))
+        }
+
+    # -- lowering --------------------------------------------------------------------------
+    def _lower(self, c: CompiledNetwork) -> tuple[_Net, _State]:
+        pops, projs = c.populations, c.projections
+        sizes = np.array([p.size for p in pops], dtype=np.int64)
+        pop_off = np.zeros(len(pops), np.int64)
+        if len(pops):
+            pop_off[1:] = np.cumsum(sizes)[:-1]
+        n = int(sizes.sum())
+        L = c.ring_length
+        fconst = np.zeros((N_FLOAT_CONSTS, n))
+        iconst = np.zeros((N_INT_CONSTS, n), np.int64)
+        state = np.zeros((N_STATE_ROWS, n))
+        last_spike = np.zeros(n, np.int64)
+        models, uniform, draw_col = [], [], []
+        ssa_steps, ssa_ids, ssa_lo, ssa_hi = [], [], [], []
+        n_ssa, n_draw = 0, 0
+        for p, off in zip(pops, pop_off, strict=True):
+            name = p.model.name
+            if name not in MODEL_CODES:
+                raise ValueError(
+                    f"numba backend: population {p.label!r} uses neuron model {name!r}, which it "
+                    f"cannot run; supported models: {', '.join(MODEL_CODES)}"
+                )
+            code = MODEL_CODES[name]
+            models.append(code)
+            sl = slice(int(off), int(off) + p.size)
+            is_uniform = True
+            for row, key in enumerate(FLOAT_CONSTS[code]):
+                fconst[row, sl] = p.consts[key]
+                is_uniform &= _bitwise_uniform(fconst[row, sl])
+            for row, key in enumerate(INT_CONSTS[code]):
+                iconst[row, sl] = p.consts[key]
+                is_uniform &= _bitwise_uniform(iconst[row, sl])
+            uniform.append(int(is_uniform))
+            for var, values in p.initial.items():
+                if var == "last_spike":
+                    last_spike[sl] = values
+                else:
+                    state[STATE_ROWS[var], sl] = values
+            draw_col.append(n_draw)
+            if code == POISSON:
+                n_draw += p.size
+            ssa_lo.append(n_ssa)
+            if code == SPIKE_ARRAY:
+                ssa_steps.append(p.consts["spike_steps"])
+                ssa_ids.append(p.consts["spike_ids"])
+                n_ssa += int(p.consts["spike_steps"].size)
+            ssa_hi.append(n_ssa)
+
+        syn_off = np.zeros(len(projs), np.int64)
+        row_off = np.zeros(len(projs), np.int64)
+        n_syn, n_rows = 0, 0
+        for k, pr in enumerate(projs):
+            syn_off[k], row_off[k] = n_syn, n_rows
+            n_syn += pr.weights.size
+            n_rows += pr.row_ptr.size
+
+        def cat(arrays: list[NDArray[Any]], dtype: Any) -> NDArray[Any]:
+            return np.ascontiguousarray(
+                np.concatenate(arrays) if arrays else np.zeros(0, dtype), dtype=dtype
+            )
+
+        plastic = [pr for pr in projs if pr.stdp is not None]
+        pl_fields = "proj trace_off post_off col_off colptr_off max_delay mult a_plus a_minus"
+        pl: dict[str, list[Any]] = {k: [] for k in (pl_fields + " w_min w_max").split()}
+        pl.update({k: [] for k in ("dp_off", "dp_len", "dm_off", "dm_len")})
+        decay: list[FloatArray] = []
+        n_trace = n_post = n_col = n_colptr = n_decay = 0
+        for pr in plastic:
+            rule = pr.stdp
+            if rule is None:  # never: filtered above (narrows the type)
+                continue
+            pl["proj"].append(pr.index)
+            pl["trace_off"].append(n_trace)
+            pl["post_off"].append(n_post)
+            pl["col_off"].append(n_col)
+            pl["colptr_off"].append(n_colptr)
+            pl["max_delay"].append(int(pr.delays.max()) if pr.delays.size else 0)
+            pl["mult"].append(int(rule.multiplicative))
+            pl["a_plus"].append(rule.A_plus)
+            pl["a_minus"].append(rule.A_minus)
+            pl["w_min"].append(rule.w_min)
+            pl["w_max"].append(rule.w_max)
+            pl["dp_off"].append(n_decay)
+            pl["dp_len"].append(rule.decay_plus.size)
+            pl["dm_off"].append(n_decay + rule.decay_plus.size)
+            pl["dm_len"].append(rule.decay_minus.size)
+            decay += [rule.decay_plus, rule.decay_minus]
+            n_decay += rule.decay_plus.size + rule.decay_minus.size
+            n_trace += pr.weights.size
+            n_post += pops[pr.post].size
+            n_col += pr.col_order.size
+            n_colptr += pr.col_ptr.size
+
+        # recording: spikes of recorded neurons, and sample channels (recorder, variable)
+        record_mask = np.zeros(n, np.uint8)
+        channels: list[tuple[str, str, int, int, IntArray, int]] = []
+        for r in c.recorders:
+            if r.kind == "projection":
+                for var in r.variables:
+                    idx = syn_off[r.target] + np.arange(projs[r.target].weights.size)
+                    channels.append((r.label, var, SAMPLE_WEIGHTS, 0, idx, r.interval_steps))
+                continue
+            base = int(pop_off[r.target])
+            if "spikes" in r.variables:
+                record_mask[base + r.neurons] = 1
+            for var in r.variables:
+                if var != "spikes":
+                    idx = base + r.neurons
+                    channels.append(
+                        (r.label, var, SAMPLE_STATE, STATE_ROWS[var], idx, r.interval_steps)
+                    )
+        self._channels = channels
+        ch_idx_ptr = np.zeros(len(channels) + 1, np.int64)
+        ch_idx_ptr[1:] = np.cumsum([ch[4].size for ch in channels])
+
+        net = _Net(
+            n_neurons=n,
+            ring_length=L,
+            pop_off=pop_off,
+            pop_size=sizes,
+            pop_model=_i64(models),
+            pop_uniform=_i64(uniform),
+            pop_draw_col=_i64(draw_col),
+            pop_ssa_lo=_i64(ssa_lo),
+            pop_ssa_hi=_i64(ssa_hi),
+            fconst=fconst,
+            iconst=iconst,
+            ssa_steps=cat(ssa_steps, np.int64),
+            ssa_ids=cat(ssa_ids, np.int64),
+            proj_pre=_i64([pr.pre for pr in projs]),
+            proj_post=_i64([pr.post for pr in projs]),
+            proj_pre_off=_i64([pop_off[pr.pre] for pr in projs]),
+            proj_pre_size=_i64([pops[pr.pre].size for pr in projs]),
+            proj_post_off=_i64([pop_off[pr.post] for pr in projs]),
+            proj_receptor=_i64([pr.receptor for pr in projs]),
+            proj_syn_off=syn_off,
+            proj_row_off=row_off,
+            proj_plastic=_i64([pr.stdp is not None for pr in projs]),
+            row_ptr=cat([pr.row_ptr for pr in projs], np.int64),
+            syn_post=cat([pr.post_idx for pr in projs], np.int64),
+            syn_delay=cat([pr.delays for pr in projs], np.int64),
+            pl_proj=_i64(pl["proj"]),
+            pl_trace_off=_i64(pl["trace_off"]),
+            pl_post_off=_i64(pl["post_off"]),
+            pl_col_off=_i64(pl["col_off"]),
+            pl_colptr_off=_i64(pl["colptr_off"]),
+            pl_max_delay=_i64(pl["max_delay"]),
+            pl_multiplicative=_i64(pl["mult"]),
+            pl_a_plus=_f64(pl["a_plus"]),
+            pl_a_minus=_f64(pl["a_minus"]),
+            pl_w_min=_f64(pl["w_min"]),
+            pl_w_max=_f64(pl["w_max"]),
+            pl_dp_off=_i64(pl["dp_off"]),
+            pl_dp_len=_i64(pl["dp_len"]),
+            pl_dm_off=_i64(pl["dm_off"]),
+            pl_dm_len=_i64(pl["dm_len"]),
+            col_order=cat([pr.col_order for pr in plastic], np.int64),
+            col_ptr=cat([pr.col_ptr for pr in plastic], np.int64),
+            decay=cat(decay, np.float64),
+            record_mask=record_mask,
+            n_recorded=int(record_mask.sum()),
+            ch_kind=_i64([ch[2] for ch in channels]),
+            ch_row=_i64([ch[3] for ch in channels]),
+            ch_interval=_i64([ch[5] for ch in channels]),
+            ch_idx_ptr=ch_idx_ptr,
+            ch_idx=cat([ch[4] for ch in channels], np.int64),
+        )
+        never = np.iinfo(np.int64).min // 4  # the reference's "no event yet" for STDP
+        hist_n = L * n if plastic else 0
+        block_flags = np.zeros(BLOCK, np.uint8)  # BLOCK is a multiple of 8
+        st = _State(
+            state=state,
+            state_flat=state.reshape(-1),
+            last_spike=last_spike,
+            last_emit=np.full(n, never, np.int64),
+            ring=np.zeros(L * 2 * n),
+            touched=np.zeros(L * 2 * n, np.int32),
+            touched_count=np.zeros(L, np.int64),
+            syn_w=cat([pr.weights for pr in projs], np.float64),
+            pre_trace=np.zeros(n_trace),
+            pre_last=np.full(n_trace, never, np.int64),
+            post_trace=np.zeros(n_post),
+            post_last=np.full(n_post, never, np.int64),
+            history=np.zeros(hist_n, np.uint8),
+            history_ids=np.zeros(hist_n, np.int64),
+            history_count=np.zeros(L, np.int64),
+            ssa_ptr=_i64(ssa_lo),
+            spikes=np.zeros(n, np.int64),
+            spk_lo=np.zeros(len(pops), np.int64),
+            spk_hi=np.zeros(len(pops), np.int64),
+            block_flags=block_flags,
+            block_flags64=block_flags.view(np.uint64),
+        )
+        return net, st
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, n_steps: int) -> None:
+        """Advance the simulation by ``n_steps`` steps (in chunks of at most ``_chunk_steps``)."""
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
+            raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
+        done = 0
+        while done < n_steps:
+            k = min(int(n_steps) - done, self._chunk_steps)
+            self._run_chunk(k)
+            done += k
+
+    def _run_chunk(self, k: int) -> None:
+        m0 = self.step
+        draws = np.empty((k, self._n_poisson))
+        for p in self.compiled.populations:
+            if p.is_poisson:
+                col = int(self._net.pop_draw_col[p.index])
+                draws[:, col : col + p.size] = self._rngs[p.index].random((k, p.size))
+        # sample steps of each channel in [m0, m0 + k)
+        steps_of = []
+        ch_out_off = np.zeros(len(self._channels), np.int64)
+        total = 0
+        for ci, ch in enumerate(self._channels):
+            interval = ch[5]
+            first = -(-m0 // interval) * interval
+            steps = np.arange(first, m0 + k, interval, dtype=np.int64)
+            steps_of.append(steps)
+            ch_out_off[ci] = total
+            total += steps.size * ch[4].size
+        buf = _Buffers(
+            spike_steps=self._spike_steps,
+            spike_ids=self._spike_ids,
+            counters=np.zeros(1, np.int64),
+            samples=np.empty(total),
+            ch_out_off=ch_out_off,
+            ch_written=np.zeros(len(self._channels), np.int64),
+        )
+        m = m0
+        while m < m0 + k:
+            m = int(_run_steps(m, m0 + k, m0, self._net, self._st, buf, draws))
+            if m < m0 + k:  # grow the spike buffers and continue
+                cap = 2 * buf.spike_steps.size
+                steps_b, ids_b = np.zeros(cap, np.int64), np.zeros(cap, np.int64)
+                used = int(buf.counters[0])
+                steps_b[:used] = buf.spike_steps[:used]
+                ids_b[:used] = buf.spike_ids[:used]
+                self._spike_steps, self._spike_ids = steps_b, ids_b
+                buf = buf._replace(spike_steps=steps_b, spike_ids=ids_b)
+        self.step = m0 + k
+        self._harvest(buf, steps_of)
+
+    def _harvest(self, buf: _Buffers, steps_of: list[IntArray]) -> None:
+        used = int(buf.counters[0])
+        if used:
+            steps = buf.spike_steps[:used].copy()
+            gids = buf.spike_ids[:used].copy()
+            for r in self.compiled.recorders:
+                if r.kind != "population" or "spikes" not in r.variables:
+                    continue
+                off = int(self._net.pop_off[r.target])
+                size = int(self._net.pop_size[r.target])
+                mask = np.zeros(size, dtype=bool)
+                mask[r.neurons] = True
+                local = gids - off
+                inside = (local >= 0) & (local < size)
+                keep = np.zeros(used, dtype=bool)
+                keep[inside] = mask[local[inside]]
+                if keep.any():
+                    self.collector.add_spike_block(r.label, steps[keep], local[keep])
+        for ci, ch in enumerate(self._channels):
+            n_samples, width = steps_of[ci].size, ch[4].size
+            if n_samples:
+                lo = int(buf.ch_out_off[ci])
+                values = buf.samples[lo : lo + n_samples * width].reshape(n_samples, width)
+                self._sample_steps[ci].append(steps_of[ci])
+                self._sample_values[ci].append(values.copy())
+
+    def recording(self, duration: float) -> Recording:
+        """The recording so far, in the same format (and values) as the NumPy reference's."""
+        out = self.collector.build(duration, "numba", self.seed)
+        for ci, (label, var, *_rest) in enumerate(self._channels):
+            trace = out.traces[label][var]
+            steps = (
+                np.concatenate(self._sample_steps[ci])
+                if self._sample_steps[ci]
+                else np.zeros(0, np.int64)
+            )
+            values = (
+                np.vstack(self._sample_values[ci])
+                if self._sample_values[ci]
+                else np.zeros((0, trace.index.size))
+            )
+            out.traces[label][var] = dataclasses.replace(
+                trace, times=steps.astype(np.float64) * self.compiled.dt, values=values
+            )
+        return out
