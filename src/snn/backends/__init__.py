@@ -140,10 +140,11 @@ def run_in_chunks(sim: Simulator, n_steps: int, progress: bool, desc: str, dt: f
     from tqdm import tqdm
 
     chunk = max(1, n_steps // 100)
-    with tqdm(total=round(n_steps * dt, 6), unit="s", desc=desc, leave=False) as bar:
+    fmt = "{l_bar}{bar}| {n:.3f}/{total:.3f} s simulated [{elapsed}<{remaining}]"
+    with tqdm(total=n_steps * dt, desc=desc, leave=False, bar_format=fmt) as bar:
         done = 0
         while done < n_steps:
             k = min(chunk, n_steps - done)
             sim.run(k)
             done += k
-            bar.update(round(k * dt, 6))
+            bar.update(k * dt)
