@@ -48,6 +48,8 @@ class CompiledSTDP:
     A_minus: float
     w_min: float
     w_max: float
+    tau_plus: float  # s
+    tau_minus: float  # s
     #: exp(-k dt / tau_plus), exp(-k dt / tau_minus) for k = 0..len-1 (0 beyond)
     decay_plus: NDArray[np.float64]
     decay_minus: NDArray[np.float64]
@@ -146,6 +148,8 @@ def _compile_projection(proj: Projection, dt: float) -> CompiledProjection:
             A_minus=float(rule.A_minus),
             w_min=float(rule.w_min),
             w_max=float(rule.w_max),
+            tau_plus=float(rule.tau_plus),
+            tau_minus=float(rule.tau_minus),
             decay_plus=rule.decay_table(float(rule.tau_plus), dt),
             decay_minus=rule.decay_table(float(rule.tau_minus), dt),
         )
