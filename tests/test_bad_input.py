@@ -93,8 +93,23 @@ def _static_weights(net: snn.Network, a: snn.Population, b: snn.Population) -> N
 
 LIF_NAMES = ", ".join(snn.IF_curr_exp.parameters)
 
+
+def _spinnaker_semantics_on_brian2() -> object:
+    net = snn.Network(dt=1e-3, seed=1, semantics="spinnaker")
+    net.population(2, snn.IF_curr_exp())
+    return net.run(0.01, backend="brian2")
+
+
 CASES: dict[str, tuple[Callable[[], object], str]] = {
     # unknown names, with the list of valid ones
+    "unknown semantics": (
+        lambda: snn.Network(semantics="loihi"),
+        r"unknown semantics 'loihi'; valid choices: exact, spinnaker",
+    ),
+    "semantics a backend does not implement": (
+        _spinnaker_semantics_on_brian2,
+        r"backend 'brian2' does not implement the 'spinnaker' semantics",
+    ),
     "unknown parameter": (
         lambda: snn.IF_curr_exp(tau_mem=10e-3),
         rf"IF_curr_exp: unknown parameter\(s\) tau_mem; valid names: {LIF_NAMES}",

@@ -107,7 +107,7 @@ def assert_targets_equal(a: Any, b: Any) -> None:
 
 
 def assert_networks_equal(a: snn.Network, b: snn.Network) -> None:
-    assert (a.dt, a.seed) == (b.dt, b.seed)
+    assert (a.dt, a.seed, a.semantics) == (b.dt, b.seed, b.semantics)
     assert len(a.populations) == len(b.populations)
     for pa, pb in zip(a.populations, b.populations, strict=True):
         assert (pa.index, pa.label, pa.shape, pa.size) == (pb.index, pb.label, pb.shape, pb.size)
@@ -260,6 +260,12 @@ def test_empty_network_round_trips(tmp_path: Path) -> None:
     net = snn.Network(dt=1e-3, seed=0)
     save(net, tmp_path / "empty.h5")
     assert_networks_equal(net, load_network(tmp_path / "empty.h5"))
+
+
+def test_semantics_round_trips(tmp_path: Path) -> None:
+    net = snn.Network(dt=1e-3, seed=0, semantics="spinnaker")
+    save(net, tmp_path / "spinnaker.h5")
+    assert load_network(tmp_path / "spinnaker.h5").semantics == "spinnaker"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,9 +641,11 @@ def test_fields_missing_from_older_files_take_defaults(copy_of: Path, network: s
         del f["recorders/0"].attrs["interval_steps"]
         del f["projections/4/plasticity"].attrs["weight_dependence"]
         del f.attrs["snn_version"]
+        del f.attrs["semantics"]
 
     _edit(copy_of, strip)
     loaded = load_network(copy_of)
+    assert loaded.semantics == "exact"
     exc = loaded.population_by_label("exc")
     np.testing.assert_array_equal(exc.params["i_offset"], np.zeros(exc.size))
     cond = loaded.population_by_label("cond")

@@ -94,6 +94,8 @@ class CompiledNetwork:
     recorders: list[CompiledRecorder]
     #: ring-buffer length: max delay + 1
     ring_length: int
+    #: the network's update rules, one of snn.network.SEMANTICS
+    semantics: str = "exact"
 
 
 def compile_network(net: Network) -> CompiledNetwork:
@@ -116,7 +118,7 @@ def compile_network(net: Network) -> CompiledNetwork:
         for r in net.recorders
     ]
     max_delay = max((int(p.delays.max()) for p in projs if p.delays.size), default=1)
-    return CompiledNetwork(net.dt, pops, projs, recs, max_delay + 1)
+    return CompiledNetwork(net.dt, pops, projs, recs, max_delay + 1, net.semantics)
 
 
 def _compile_population(pop: Population, dt: float) -> CompiledPopulation:

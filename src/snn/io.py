@@ -9,7 +9,7 @@ attributes, so any label is valid; arrays of 4096 or more elements are gzip-comp
 
     /                    attrs format="snn-stack", format_version=1, kind, snn_version
     kind "network":
-    /                    attrs dt (s), seed
+    /                    attrs dt (s), seed, semantics ("exact" | "spinnaker")
     /populations/i       attrs label, shape, model (registry name), rng_state (JSON)
         params/NAME      realised per-neuron parameter, shape (size,), SI units
         initial/NAME     initial value of a state variable, shape (size,)
@@ -87,6 +87,8 @@ GZIP_LEVEL = 4
 #: be listed here with the value that reproduces the behaviour of files written without it.
 FIELD_DEFAULTS: dict[str, dict[str, Any]] = {
     "file": {"snn_version": "unknown"},
+    # files written before per-network semantics existed used the exact semantics
+    "network": {"semantics": "exact"},
     # no stored generator state: a fresh generator of the network seed (only matters for draws
     # made after loading, e.g. Population.initialize with a distribution)
     "population": {"rng_state": None},
@@ -296,6 +298,7 @@ def _write_view(group: Any, name: str, target: Population | PopulationView, what
 def _write_network(f: Any, net: Network) -> None:
     f.attrs["dt"] = float(net.dt)
     f.attrs["seed"] = _seed_attr(net.seed)
+    f.attrs["semantics"] = net.semantics
     pop_index = {id(p): i for i, p in enumerate(net.populations)}
     proj_index = {id(p): i for i, p in enumerate(net.projections)}
 
@@ -532,6 +535,7 @@ def _read_network(f: Any) -> Network:
     net = Network(
         dt=_float_attr(f, "dt", "network", "network"),
         seed=_int_attr(f, "seed", "network", "network"),
+        semantics=_str_attr(f, "semantics", "network", "network"),
     )
     for i, g in enumerate(_children(_group(f, "populations", "network"), "populations")):
         pop = _read_population(g, net, i)

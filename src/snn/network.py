@@ -45,6 +45,10 @@ _RECEPTORS: dict[str, Receptor] = {
     "I": "inhibitory",
 }
 
+#: per-step update rules a network can ask for: "exact" (exact integration, the default) and
+#: "spinnaker" (sPyNNaker's discrete update order and STDP processing)
+SEMANTICS = ("exact", "spinnaker")
+
 # spawn keys that separate the random streams of different kinds of objects
 _STREAM_POPULATION = 0
 _STREAM_PROJECTION = 1
@@ -242,9 +246,21 @@ class Network:
 
     ``seed`` fixes every random draw made while building (connectivity, random weights, delays and
     initial values); ``None`` draws one, readable afterwards as ``network.seed``.
+
+    ``semantics`` selects the per-step update rules every backend must follow (see
+    :data:`SEMANTICS`): ``"exact"`` (the default: exact integration, documented in
+    :mod:`snn.neurons` and :mod:`snn.plasticity`) or ``"spinnaker"`` (sPyNNaker's discrete update
+    order, for reproducing recorded SpiNNaker hardware). A backend that does not implement the
+    requested semantics refuses to run the network.
     """
 
-    def __init__(self, dt: float = 0.1e-3, seed: int | None = None) -> None:
+    def __init__(
+        self, dt: float = 0.1e-3, seed: int | None = None, semantics: str = "exact"
+    ) -> None:
+        if semantics not in SEMANTICS:
+            raise ValueError(
+                f"unknown semantics {semantics!r}; valid choices: {', '.join(SEMANTICS)}"
+            )
         dt = float(dt)
         if not (math.isfinite(dt) and dt > 0):
             raise ValueError(f"dt must be a positive number of seconds, got {dt}")
@@ -254,6 +270,7 @@ class Network:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.dt = dt
         self.seed = int(seed)
+        self.semantics = semantics
         self.populations: list[Population] = []
         self.projections: list[Projection] = []
         self.recorders: list[Recorder] = []
@@ -511,7 +528,8 @@ class Network:
 
     def __repr__(self) -> str:
         return (
-            f"Network(dt={self.dt:g}, seed={self.seed}, {len(self.populations)} populations, "
+            f"Network(dt={self.dt:g}, seed={self.seed}, semantics={self.semantics!r}, "
+            f"{len(self.populations)} populations, "
             f"{len(self.projections)} projections, {len(self.recorders)} recorders)"
         )
 

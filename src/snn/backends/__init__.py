@@ -36,6 +36,8 @@ class Backend:
     unavailable_reason: Callable[[], str | None]
     #: builds a simulator from a compiled network, a run seed and backend options
     make_simulator: Callable[..., Simulator]
+    #: the network semantics (snn.network.SEMANTICS) this backend implements
+    semantics: tuple[str, ...] = ("exact",)
 
     def available(self) -> bool:
         return self.unavailable_reason() is None
@@ -127,7 +129,14 @@ def simulate(
     run_seed = net.seed if seed is None else int(seed)
     if run_seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    sim = get_backend(backend).make_simulator(compile_network(net), run_seed, **options)
+    chosen = get_backend(backend)
+    if net.semantics not in chosen.semantics:
+        capable = [name for name, b in BACKENDS.items() if net.semantics in b.semantics]
+        raise ValueError(
+            f"backend {backend!r} does not implement the {net.semantics!r} semantics of this "
+            f"network; backends that do: {', '.join(capable) or '(none)'}"
+        )
+    sim = chosen.make_simulator(compile_network(net), run_seed, **options)
     run_in_chunks(sim, n_steps, progress, desc=f"snn[{backend}]", dt=net.dt)
     return sim.recording(n_steps * net.dt)
 
