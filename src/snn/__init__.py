@@ -7,6 +7,7 @@ networks and recordings in versioned HDF5.
 """
 
 from snn.connectors import CONNECTORS, AllToAll, FixedInDegree, FixedProbability, FromList, OneToOne
+from snn.hardware import deploy
 from snn.io import load, save
 from snn.network import Network, Population, PopulationView, Projection
 from snn.neurons import (
@@ -48,6 +49,7 @@ __all__ = [
     "SpikeSourcePoisson",
     "Uniform",
     "__version__",
+    "deploy",
     "load",
     "save",
 ]

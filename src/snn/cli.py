@@ -1,8 +1,10 @@
-"""The ``snn`` command line: ``simulate``, ``demo``, ``backends`` and ``info``.
+"""The ``snn`` command line: ``simulate``, ``deploy``, ``demo``, ``backends`` and ``info``.
 
 ::
 
     snn simulate MODEL.h5 --duration 1.0 --backend numba --out RESULT.h5
+    snn deploy MODEL.h5 --target spinnaker [--virtual | --machine HOST | --spalloc URL]
+    snn deploy MODEL.h5 --target nest --duration 1.0 --out RESULT.h5
     snn demo --out snn-demo            # Vogels-Abbott CUBA: network, recording, raster
     snn backends                       # which backends can run here, and why not
     snn info FILE.h5                   # summary of a saved network or recording
@@ -161,6 +163,62 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# snn deploy
+# ---------------------------------------------------------------------------------------------
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from snn.hardware import deploy
+
+    model = Path(args.model)
+    out = Path(args.out) if args.out else None
+    report_path = Path(args.report) if args.report else None
+    for path in (out, report_path):
+        if path is not None:
+            _check_output(path, inputs=[model])
+    machines = [args.virtual, args.machine is not None, args.spalloc is not None]
+    if args.target == "nest" and any(machines):
+        raise CommandError("--virtual, --machine and --spalloc apply to --target spinnaker only")
+    if sum(machines) > 1:
+        raise CommandError("give only one of --virtual, --machine HOST and --spalloc URL")
+    virtual = args.target == "spinnaker" and args.machine is None and args.spalloc is None
+    if out is not None and virtual:
+        raise CommandError(
+            "a virtual board returns no spikes, so there is no recording for --out; "
+            "use --machine/--spalloc or --target nest"
+        )
+    net = load_network(model)
+    net.n_steps(args.duration)
+    where = {
+        "nest": "NEST via PyNN",
+        "spinnaker": args.machine or args.spalloc or "a virtual SpiNN-5 board",
+    }[args.target]
+    print(f"{model}: deploying {args.duration:g} s to {where}")
+    try:
+        result = deploy(
+            net,
+            args.target,
+            duration=args.duration,
+            virtual=virtual if args.target == "spinnaker" else None,
+            machine=args.machine,
+            spalloc=args.spalloc,
+            run_dir=args.run_dir,
+            neurons_per_core=args.neurons_per_core,
+            connectivity=args.connectivity,
+        )
+    except ModuleNotFoundError as exc:
+        raise CommandError(str(exc)) from exc
+    print(result.report())
+    if report_path is not None:
+        with atomic_write(report_path) as tmp:
+            tmp.write_text(result.to_json() + "\n", encoding="utf-8")
+        print(f"wrote {report_path}")
+    if out is not None and result.recording is not None:
+        result.recording.metadata.update(network_file=str(model))
+        save(result.recording, out)
+        print(f"wrote {out}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------
 # snn demo: a list of steps, each timed; later steps extend the tour
 # ---------------------------------------------------------------------------------------------
 @dataclass
@@ -238,12 +296,34 @@ def _demo_raster(ctx: DemoContext) -> str:
     return str(path)
 
 
+def _demo_spinnaker(ctx: DemoContext) -> str:
+    """Map the demo network on a virtual SpiNN-5 board (skipped without sPyNNaker)."""
+    import importlib.util
+
+    if importlib.util.find_spec("spynnaker") is None:
+        return "skipped: sPyNNaker is not installed (pip install 'snn-stack[spinnaker]')"
+    from snn.hardware import deploy
+
+    # sPyNNaker's reports and databases go to a new temporary run folder (deploy's default),
+    # kept: sPyNNaker writes a marker file there when the process exits
+    result = deploy(ctx.require_network(), "spinnaker", duration=0.1)
+    mapping = result.mapping
+    sdram = sum(p.sdram_bytes for p in mapping.populations if p.role != "system")
+    return (
+        f"{mapping.application_cores} cores on {mapping.application_chips} chip(s) of a "
+        f"{mapping.machine}, {sdram / 2**20:.1f} MiB SDRAM, {mapping.routing_entries} routing "
+        f"entries; no spikes (nothing is simulated on a virtual board); reports in "
+        f"{result.run_dir}"
+    )
+
+
 DEMO_STEPS: list[DemoStep] = [
     DemoStep("build", "build the Vogels-Abbott CUBA network", _demo_build),
     DemoStep("save", "save the network", _demo_save_network),
     DemoStep("simulate", "simulate", _demo_simulate),
     DemoStep("record", "save the recording", _demo_save_recording),
     DemoStep("raster", "plot the spike raster", _demo_raster),
+    DemoStep("spinnaker", "map on a virtual SpiNNaker board", _demo_spinnaker),
 ]
 
 
@@ -420,6 +500,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="RESULT.h5", required=True, help="recording file to write")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_cmd_simulate)
+
+    p = commands.add_parser(
+        "deploy", help="lower a saved network through PyNN to SpiNNaker or NEST"
+    )
+    p.add_argument("model", metavar="MODEL.h5", help="network file written by snn.save")
+    p.add_argument("--target", choices=["spinnaker", "nest"], default="spinnaker")
+    p.add_argument(
+        "--virtual", action="store_true", help="map on a virtual board (default for spinnaker)"
+    )
+    p.add_argument("--machine", metavar="HOST", help="run on the SpiNNaker board at HOST")
+    p.add_argument("--spalloc", metavar="URL", help="run on a board from this spalloc server")
+    p.add_argument("--duration", type=_seconds, default=1.0, help="simulated time (s), default 1")
+    p.add_argument("--out", metavar="RESULT.h5", help="recording file (nest or a real board)")
+    p.add_argument("--report", metavar="REPORT.json", help="write the report as JSON")
+    p.add_argument("--run-dir", metavar="DIR", help="sPyNNaker's run folder (default: temporary)")
+    p.add_argument("--neurons-per-core", type=_positive, default=256, help="SpiNNaker, default 256")
+    p.add_argument(
+        "--connectivity",
+        choices=["exact", "native"],
+        default="exact",
+        help="exact: every synapse as a FromListConnector (default); native: PyNN connectors",
+    )
+    p.set_defaults(handler=_cmd_deploy)
 
     p = commands.add_parser("demo", help="the tour: build, save, simulate and plot a network")
     p.add_argument("--out", metavar="DIR", default="snn-demo", help="default: ./snn-demo")
