@@ -78,7 +78,11 @@ def _brian2_simulator(compiled: CompiledNetwork, seed: int, **options: Any) -> S
 BACKENDS.add(
     "numpy",
     Backend(
-        "numpy", "NumPy reference (ground truth of the semantics)", lambda: None, _numpy_simulator
+        "numpy",
+        "NumPy reference (ground truth of the semantics)",
+        lambda: None,
+        _numpy_simulator,
+        semantics=("exact", "spinnaker"),
     ),
 )
 BACKENDS.add(
