@@ -235,13 +235,16 @@ class IF_cond_exp(NeuronModel):
         in_inh: FloatArray,
         uniforms: FloatArray | None,
     ) -> tuple[State, NDArray[np.bool_]]:
+        from snn.arith import exp_arith  # here: this change is local to IF_cond_exp.step
+
         c = consts
         g_exc = state["gsyn_exc"] + in_exc
         g_inh = state["gsyn_inh"] + in_inh
         refractory = (step - state["last_spike"]) < c["refrac_steps"]
         g_total = c["g_leak"] + g_exc + g_inh
         v_inf = (c["i_leak"] + g_exc * c["e_exc"] + g_inh * c["e_inh"]) / g_total
-        v_free = v_inf + (state["v"] - v_inf) * np.exp(c["k_mem"] * g_total)
+        # exp_arith, not np.exp: the same bits on every CPU and in the compiled backends
+        v_free = v_inf + (state["v"] - v_inf) * exp_arith(c["k_mem"] * g_total)
         v = np.where(refractory, state["v"], v_free)
         spiked = (v > c["v_thresh"]) & ~refractory
         new_state = {
