@@ -557,7 +557,7 @@ def check_weights(net: Network, opts: DRCOptions, report: DRCReport) -> None:
             q = quantize(proj, shift)
             report.quantization.append(q)
             top = q.max_weight * GLOBAL_WEIGHT_SCALE[synapse_type_of(proj)]
-            if top >= 2**15 or shift > 16:
+            if top >= 2**15:
                 _add(
                     report,
                     "weight_range",
@@ -565,6 +565,20 @@ def check_weights(net: Network, opts: DRCOptions, report: DRCReport) -> None:
                     proj.label,
                     f"projection {proj.label!r}: weights up to {q.max_weight:g} {q.unit} exceed "
                     "the s16.15 range of SpiNNaker's synaptic input; scale the weights down",
+                )
+            elif shift > 16:
+                # each weight fits, but the worst-case input of one step onto this post
+                # population and receptor (every incoming synapse at its largest weight) does not
+                _add(
+                    report,
+                    "weight_range",
+                    "error",
+                    proj.label,
+                    f"projection {proj.label!r}: the summed input of one step onto "
+                    f"{proj.post.parent.label!r} ({proj.receptor}), every incoming synapse at "
+                    f"its largest weight (up to {q.max_weight:g} {q.unit} here), can exceed the "
+                    f"s16.15 range of SpiNNaker's synaptic input (ring-buffer shift {shift} > "
+                    "16); lower the weights or the fan-in onto that population and receptor",
                 )
             elif q.zeroed:
                 _add(
@@ -616,6 +630,42 @@ def check_recordings(net: Network, opts: DRCOptions, report: DRCReport) -> None:
                 )
 
 
+def check_spike_times(net: Network, opts: DRCOptions, report: DRCReport) -> None:
+    """NEST cannot emit a ``SpikeSourceArray`` spike in the first two steps.
+
+    PyNN's NEST backend plays a ``SpikeSourceArray`` through a ``spike_generator`` into a
+    ``parrot_neuron`` one ``min_delay`` (= dt, as :func:`snn.hardware.deploy` sets it up) away, so
+    the generator fires at ``t - dt``. NEST 3.10 rejects a generator time of 0 (a spike at
+    ``t = dt``: error) and silently drops negative ones (a spike at ``t = 0``: warning).
+    """
+    if opts.target != "nest":
+        return
+    for pop in net.populations:
+        if not isinstance(pop.model, SpikeSourceArray):
+            continue
+        steps_per_neuron = [
+            np.rint(np.asarray(train) / net.dt).astype(np.int64)
+            for train in pop.model.trains_for(pop.size)
+        ]
+        checks: tuple[tuple[int, Severity, str], ...] = (
+            (1, "error", "rejects"),
+            (0, "warning", "drops"),
+        )
+        for step, severity, outcome in checks:
+            neurons = [k for k, steps in enumerate(steps_per_neuron) if np.any(steps == step)]
+            if neurons:
+                _add(
+                    report,
+                    "spike_time_range",
+                    severity,
+                    pop.label,
+                    f"population {pop.label!r}: {len(neurons)} neuron(s) (first: {neurons[0]}) "
+                    f"spike at t = {step * net.dt:g} s, which NEST {outcome} (PyNN plays the "
+                    "spikes through a spike_generator one dt ahead of a parrot neuron, and "
+                    "generator times must be > 0); start the input at 2 dt or later",
+                )
+
+
 def check_board_size(net: Network, opts: DRCOptions, report: DRCReport) -> None:
     """The application cores needed (neurons, sources, delay extensions) must fit the machine."""
     if opts.target != "spinnaker":
@@ -648,6 +698,7 @@ RULES: tuple[Rule, ...] = (
     check_delays,
     check_weights,
     check_recordings,
+    check_spike_times,
     check_board_size,
 )
 

@@ -295,6 +295,11 @@ def _make_population(sim: ModuleType, target: Target, pop: Population, npc: int 
             from pyNN.parameters import Sequence
 
             cell = cell_class(spike_times=[Sequence(t) for t in trains])
+        elif not any(trains):
+            # sPyNNaker 1!7.4.1's spike-density check indexes the most common time of a list
+            # of per-neuron lists and fails (IndexError) when every list is empty; one empty
+            # list shared by all neurons is its own way of saying "no spikes"
+            cell = cell_class(spike_times=[])
         else:
             cell = cell_class(spike_times=trains)
     else:

@@ -192,9 +192,8 @@ def ca3_memory(
     # allow_self_connections=False only drops i -> i within one population, so list the pairs;
     # with i -> i the inhibition (6 n nA) would silence the learning cue's own second
     # CA3cueContRecall spike for content_size >~ 10 and content-to-cue learning would fail.
-    other_cues = FromList(
-        [(i, j) for i in range(c) for j in range(c) if i != j] or np.zeros((0, 2), np.int64)
-    )
+    # (as an array: a list of c (c - 1) tuples costs ~120 B each, 3 GB at c = 5000)
+    other_cues = FromList(np.argwhere(~np.eye(c, dtype=bool)))
     w, inh = p.w_drive, p.w_lateral_inhibition_per_bit * n
     stdp = p.stdp()
     exc, inhib = "excitatory", "inhibitory"
