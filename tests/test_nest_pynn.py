@@ -7,8 +7,9 @@ Measured (N = 4000, 1 s, dt = 0.1 ms, seed 1): CUBA exc 5.44 / inh 5.65 Hz on NE
 on Numba (< 1 %). COBA: NEST's network falls silent after the initial burst (0.16 Hz) while ours
 sustains 18.0 / 18.5 Hz (and still 17.4 / 18.4 Hz with dt = 10 us, so it is not our step size).
 Single IF_cond_exp neurons driven by the same spikes agree to a fraction of a mV (test below);
-the difference is in the network's fragile self-sustained state: NEST adds spike input to the
-conductance after the step's integration (one step later than ours) and integrates with RKF45.
+the difference is in the network's fragile self-sustained state: NEST delivers every spike one
+step later than ours, and our own backend with 2-step delays falls silent the same way (0.17 Hz;
+test_coba_on_nest_behaves_like_ours_with_one_step_longer_delays).
 """
 
 from __future__ import annotations
@@ -111,16 +112,24 @@ def test_adaptive_lif_has_no_nest_lowering():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="COBA's self-sustained state dies on NEST after the initial burst (0.16 Hz vs our "
-    "18 Hz; see the module docstring); single neurons agree",
-    strict=False,
-)
-def test_coba_rates_at_n4000():
+def test_coba_on_nest_behaves_like_ours_with_one_step_longer_delays():
+    """COBA at N=4000, seed 1: NEST's rates are ours with every delay one step longer.
+
+    NEST stamps a spike at the end of its step and its minimum delay is one step, so a spike
+    reaches its targets one step later than ours (our 1-step delay acts on the next step's
+    update; see the module docstring). The COBA network's self-sustained state hinges on that
+    during the initial transient: with seed 1 and 1-step delays ours keeps firing at about
+    18 Hz, with 2-step delays it dies after the initial burst (about 0.2 Hz), and so does NEST's
+    run of our 1-step network. (Seed 3 dies with 1-step delays too: the state is fragile.)
+    """
     net = vogels_abbott("coba", n=4000, seed=1)
     nest_rec = deploy(net, "nest", duration=1.0).recording
-    ours = net.run(1.0, backend="numba")
     assert nest_rec is not None
+    ours = net.run(1.0, backend="numba")
+    ours_later = vogels_abbott("coba", n=4000, seed=1, delay_steps=2).run(1.0, backend="numba")
     for label in ("exc", "inh"):
-        ref, got = ours.rate(label), nest_rec.rate(label)
-        assert abs(got - ref) <= RATE_TOLERANCE * ref, (label, got, ref)
+        assert ours.rate(label) > 10.0  # self-sustained with our 1-step delays
+        assert ours_later.rate(label) < 1.0 and nest_rec.rate(label) < 1.0  # dies on both
+        # both die after the initial burst: spike counts of the burst agree within 25 %
+        ref, got = ours_later.spikes[label].count, nest_rec.spikes[label].count
+        assert abs(got - ref) <= 0.25 * ref, (label, got, ref)

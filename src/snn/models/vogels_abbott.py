@@ -52,15 +52,20 @@ def vogels_abbott(
     dt: float = 0.1e-3,
     seed: int = 1,
     record_spikes: bool = True,
+    delay_steps: int = 1,
 ) -> Network:
     """Build the CUBA or COBA Vogels-Abbott network with ``n`` neurons (80 % excitatory).
 
     Populations are labelled ``"exc"`` and ``"inh"``; with ``record_spikes`` both are recorded.
+    ``delay_steps`` is the synaptic delay in steps (1: a spike acts on the next step's update,
+    as in Brian2's CUBA example with no delay).
     """
     if kind not in ("cuba", "coba"):
         raise ValueError(f"unknown Vogels-Abbott kind {kind!r}; valid choices: cuba, coba")
     if isinstance(n, bool) or not isinstance(n, int) or n < 5:
         raise ValueError(f"n must be an integer >= 5, got {n!r}")
+    if isinstance(delay_steps, bool) or not isinstance(delay_steps, int) or delay_steps < 1:
+        raise ValueError(f"delay_steps must be an integer >= 1, got {delay_steps!r}")
     n_exc = round(0.8 * n)
     p = min(1.0, 80.0 / n)
     net = Network(dt=dt, seed=seed)
@@ -92,10 +97,11 @@ def vogels_abbott(
         exc = net.population(n_exc, model, label="exc", initial=initial)
         inh = net.population(n - n_exc, model, label="inh", initial=initial)
     connector = FixedProbability(p)
-    net.connect(exc, exc, connector, weight=w_exc, receptor="excitatory", label="ee")
-    net.connect(exc, inh, connector, weight=w_exc, receptor="excitatory", label="ei")
-    net.connect(inh, exc, connector, weight=w_inh, receptor="inhibitory", label="ie")
-    net.connect(inh, inh, connector, weight=w_inh, receptor="inhibitory", label="ii")
+    delay = delay_steps * dt
+    net.connect(exc, exc, connector, weight=w_exc, receptor="excitatory", label="ee", delay=delay)
+    net.connect(exc, inh, connector, weight=w_exc, receptor="excitatory", label="ei", delay=delay)
+    net.connect(inh, exc, connector, weight=w_inh, receptor="inhibitory", label="ie", delay=delay)
+    net.connect(inh, inh, connector, weight=w_inh, receptor="inhibitory", label="ii", delay=delay)
     if record_spikes:
         net.record(exc, "spikes")
         net.record(inh, "spikes")
