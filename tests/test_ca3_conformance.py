@@ -2,9 +2,10 @@
 
 Each experiment of ``shared/conformance/ca3_cam_spinnaker`` (Casanueva-Morato et al.) gives the
 input spikes and, per population and ms, the neurons that spiked on the hardware. We feed the same
-inputs to :func:`snn.models.ca3.ca3_memory` on the NumPy reference and compare every population at
-every ms. A *row* is one (population, ms) pair at which the board or the simulation has a spike;
-it matches when both have exactly the same neurons.
+inputs to :func:`snn.models.ca3.ca3_memory` on the NumPy reference and on the Numba backend (the
+``backend`` fixture of ``conftest.py``) and compare every population at every ms. A *row* is one
+(population, ms) pair at which the board or the simulation has a spike; it matches when both have
+exactly the same neurons.
 
 Achieved (all 12 populations / the 10 without the input echoes INcue, INcont):
 
@@ -72,7 +73,7 @@ def load(name: str) -> dict[str, Any]:
     return data
 
 
-def simulate(data: dict[str, Any]) -> Rows:
+def simulate(data: dict[str, Any], backend: str = "numpy") -> Rows:
     """Run the experiment's inputs; spikes per (recorder label, ms), ids local to the table."""
     c, n = data["cue_size"], data["content_size"]
     spikes = data["input_spikes_ms"]
@@ -82,7 +83,7 @@ def simulate(data: dict[str, Any]) -> Rows:
         [[t * 1e-3 for t in ts] for ts in spikes["cue"]],
         [[t * 1e-3 for t in ts] for ts in spikes["content"]],
     )
-    rec = net.run(data["sim_time_ms"] * 1e-3, backend="numpy")
+    rec = net.run(data["sim_time_ms"] * 1e-3, backend=backend)
     rows: Rows = {}
     for label, (_, half) in RECORDERS.items():
         sp = rec.spikes[label]
@@ -107,18 +108,21 @@ def compare(data: dict[str, Any], rows: Rows) -> tuple[list[tuple[str, int]], in
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_every_population_every_ms_matches_the_hardware(name: str) -> None:
+def test_every_population_every_ms_matches_the_hardware(name: str, backend: str) -> None:
     data = load(name)
     assert set(data["recorded_on_spinnaker"]) == set(RECORDERS)
-    bad, n_rows, n_inner, inner_ok = compare(data, simulate(data))
+    bad, n_rows, n_inner, inner_ok = compare(data, simulate(data, backend))
     matched = n_rows - len(bad)
-    print(f"{name}: {matched}/{n_rows} rows, {inner_ok}/{n_inner} recorded rows (10 populations)")
+    print(
+        f"{name} [{backend}]: {matched}/{n_rows} rows, {inner_ok}/{n_inner} recorded rows "
+        "(10 populations)"
+    )
     assert (matched, n_rows, inner_ok, n_inner) == EXPECTED[name], f"mismatching rows: {bad[:20]}"
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_zero_lag_depression_explains_the_overwrite_rows(
-    name: str, monkeypatch: pytest.MonkeyPatch
+    name: str, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without the lag-0 depression the misses are all after the first overwrite."""
     lower = spinnaker_semantics.SpinnakerSTDP.lower
@@ -128,7 +132,7 @@ def test_zero_lag_depression_explains_the_overwrite_rows(
 
     monkeypatch.setattr(spinnaker_semantics.SpinnakerSTDP, "lower", staticmethod(older_rule))
     data = load(name)
-    bad, n_rows, _, _ = compare(data, simulate(data))
+    bad, n_rows, _, _ = compare(data, simulate(data, backend))
     first_miss = min((t for _, t in bad), default=-1)
     assert (n_rows - len(bad), n_rows, first_miss) == WITHOUT_ZERO_LAG[name]
     if bad:

@@ -92,6 +92,7 @@ BACKENDS.add(
         "Numba CPU kernels, bit-identical to the reference",
         _module_missing("numba", "numba"),
         _numba_simulator,
+        semantics=("exact", "spinnaker"),
     ),
 )
 BACKENDS.add(

@@ -53,6 +53,37 @@ Poisson uniforms are drawn on the host, per chunk, from the same per-population 
 the same order as the reference (``rng.random((k, size))`` is ``k`` calls of
 ``rng.random(size)``).
 
+**SpiNNaker semantics.** A network with ``semantics="spinnaker"`` runs in its own kernel,
+:func:`_run_spinnaker` (same ``cache=True``, ``error_model="numpy"``, no fastmath; the exact
+kernel above is untouched by it), which follows the reference's ``_SpinnakerSchedule.step``
+(:mod:`snn.backends.numpy_backend`) and evaluates the pure functions of
+:mod:`snn.backends.spinnaker_semantics` per neuron and per synapse, with their expressions in the
+same order. Per step ``m``:
+
+1. **sample** as above;
+2. **populations** in declaration order: ``IF_curr_exp`` in blocks, ``if_curr_exp_step`` with its
+   constants from ``lower_if_curr_exp`` (arrival scaling ``I + a init``, closed-form membrane or
+   refractory countdown, ``v >= v_thresh``, reset, timer ``ceil(tau_refrac / dt)``, decay); the
+   ring slot is read **densely** (every neuron adds its entry, ``+0.0`` when nothing arrived,
+   exactly the reference's array expression) and cleared, so no touched lists are kept; sources
+   as above;
+3. **post events**, per plastic projection: each neuron that spiked appends ``(m, trace)`` to its
+   16-entry history (``add_post_spikes``: placeholder kept, oldest real entry dropped when full);
+4. **delivery**, per projection in declaration order (static and plastic interleaved, as the
+   reference): for each spiking pre neuron (ascending), its CSR row (ascending post); a static
+   synapse adds its weight into ``ring[(m + d) % L]``, a plastic one is first updated by
+   ``stdp_pre_spike_update`` (potentiation summed in integers, then ``A+ sum / 2048``;
+   depression by the latest entry at or before ``m - d``, lag 0 included unless the rule's
+   ``depress_at_zero_lag`` is off) and adds its updated weight; then the row's pre trace
+   advances (``add_spike_to_trace``; it is read only by that row).
+
+The fixed-point parts are int64 arithmetic as in NumPy: ``(a b) >> 11`` is an arithmetic shift
+(wrapped, negative 16-bit traces round down as there), ``% 65536`` has Python's sign rule in Numba
+as in NumPy. The STDP rules are lowered by ``SpinnakerSTDP.lower`` at construction, as the
+reference does. Unsupported features (``IF_cond_exp``, ``AdaptiveLIF``, multiplicative STDP) are
+refused at construction by ``check_supported``, with the reference's ``ValueError``;
+``fastmath=True`` is refused too.
+
 Performance notes (Vogels-Abbott networks, one AVX2 core shared with other work; see
 ``benchmarks/numba_kernels.py``): the model loops are vectorised 4-wide (checked with
 ``inspect_asm``); ``IF_curr_exp`` costs about 1.1-1.7 ns per neuron and step and is bound by
@@ -77,6 +108,7 @@ from numba.extending import overload
 from numpy.typing import NDArray
 
 from snn import arith
+from snn.backends import spinnaker_semantics as spinn
 from snn.compiled import CompiledNetwork
 from snn.network import run_generator
 from snn.recording import Recording, RecordingCollector
@@ -136,6 +168,18 @@ STATE_ROWS = {
     "theta": 4,
 }
 N_STATE_ROWS = 5
+
+#: rows of ``fconst`` for ``IF_curr_exp`` under the ``spinnaker`` semantics
+#: (:func:`snn.backends.spinnaker_semantics.lower_if_curr_exp`; ``iconst`` row 0: refrac_steps)
+SPINNAKER_FLOAT_CONSTS = (
+    "v_rest", "r_m", "exp_tc", "i_offset", "v_thresh", "v_reset",
+    "init_exc", "init_inh", "decay_exc", "decay_inh",
+)  # fmt: skip
+# sPyNNaker's STDP fixed point, as module constants the kernels freeze
+STDP_FIXED_POINT = spinn.STDP_FIXED_POINT
+STDP_FIXED_POINT_ONE = spinn.STDP_FIXED_POINT_ONE
+STDP_FIXED_POINT_ONE_F = float(spinn.STDP_FIXED_POINT_ONE)
+MAX_POST_SYNAPTIC_EVENTS = spinn.MAX_POST_SYNAPTIC_EVENTS
 
 # sample channel kinds
 SAMPLE_STATE, SAMPLE_WEIGHTS = 0, 1
@@ -232,6 +276,35 @@ class _State(NamedTuple):
     spk_hi: IntArray
     block_flags: NDArray[np.uint8]  # (BLOCK,) spiked flags of the block being updated
     block_flags64: NDArray[np.uint64]  # the same memory, as 64-bit words
+
+
+class _SpinNet(NamedTuple):
+    """Constants of the ``spinnaker`` semantics beyond :class:`_Net` (plastic projections)."""
+
+    proj_plastic_index: IntArray  # per projection: its plastic number q, or -1 (static)
+    pl_pre_off: IntArray  # into pre_time / pre_trace (one per pre neuron: a synaptic row)
+    pl_post_off: IntArray  # into post_count (one per post neuron; times/traces: 16 per neuron)
+    pl_a_plus: FloatArray
+    pl_a_minus: FloatArray
+    pl_w_min: FloatArray
+    pl_w_max: FloatArray
+    pl_zero_lag: IntArray  # 1: depress at lag 0 (SpinnakerSTDP.depress_at_zero_lag)
+    pl_lp_off: IntArray  # lut_plus / lut_minus of each plastic projection in ``lut``
+    pl_lp_len: IntArray
+    pl_lm_off: IntArray
+    pl_lm_len: IntArray
+    lut: IntArray  # sPyNNaker's fixed-point decay tables (int64 values)
+
+
+class _SpinState(NamedTuple):
+    """Mutable state of the ``spinnaker`` semantics beyond :class:`_State`."""
+
+    refract_timer: IntArray  # (N,) steps left of each neuron's refractory period
+    pre_time: IntArray  # last spike step of each pre neuron, per plastic projection (0 at first)
+    pre_trace: IntArray  # its fixed-point trace (0 at first)
+    post_times: IntArray  # (n_post * 16,) post-spike history per plastic projection and neuron
+    post_traces: IntArray
+    post_count: IntArray  # (n_post,) used entries, placeholder included
 
 
 class _Buffers(NamedTuple):
@@ -739,6 +812,267 @@ def _run_steps_fast(m_start, m_stop, draw_base, net, st, buf, draws):
 
 
 # ------------------------------------------------------------------------------------------------
+# SpiNNaker semantics: the step functions of snn.backends.spinnaker_semantics, per neuron and per
+# synapse, in the order of the reference's _SpinnakerSchedule.step (module docstring, last list)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _lut_decay(lut, lut_off, lut_len, lag):
+    """``spinn.lut_decay``: ``lut[lag]`` for ``0 <= lag < len``, else 0."""
+    if lag >= 0 and lag < lut_len:
+        return lut[lut_off + lag]
+    return np.int64(0)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _fixed_mul(a, b):
+    """``spinn.fixed_mul``: ``(a b) >> 11`` on int64 (an arithmetic shift, as NumPy's)."""
+    return (a * b) >> STDP_FIXED_POINT
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _add_spike_to_trace(time, last_time, last_trace, lut, lut_off, lut_len):
+    """``spinn.add_spike_to_trace`` for one trace, wrapped to int16 as ``spinn.as_int16``."""
+    decayed = _fixed_mul(last_trace, _lut_decay(lut, lut_off, lut_len, time - last_time))
+    return ((decayed + STDP_FIXED_POINT_ONE + 32768) % 65536) - 32768
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _spinnaker_if_curr_exp_block(v, syn_e, syn_i, timer, in_e, in_i, fired, c, ic):
+    """``spinn.if_curr_exp_step`` on one block; reads and clears the block's ring arrivals.
+
+    ``c`` holds the rows of :data:`SPINNAKER_FLOAT_CONSTS` (scalars or per-neuron slices),
+    ``ic`` the refractory steps. Returns the number of spikes.
+    """
+    n_fired = np.int64(0)
+    for j in range(v.size):
+        i_exc = syn_e[j] + in_e[j] * _elem(c[6], j)
+        i_inh = syn_i[j] + in_i[j] * _elem(c[7], j)
+        in_e[j] = 0.0
+        in_i[j] = 0.0
+        timer_j = timer[j]
+        free = timer_j <= 0
+        alpha = (i_exc - i_inh + _elem(c[3], j)) * _elem(c[1], j) + _elem(c[0], j)
+        v_old = v[j]
+        v_new = alpha - _elem(c[2], j) * (alpha - v_old) if free else v_old
+        timer_j = timer_j if free else timer_j - 1
+        spiked = v_new >= _elem(c[4], j)
+        v[j] = _elem(c[5], j) if spiked else v_new
+        syn_e[j] = i_exc * _elem(c[8], j)
+        syn_i[j] = i_inh * _elem(c[9], j)
+        timer[j] = _elem(ic[0], j) if spiked else timer_j
+        fired[j] = np.uint8(spiked)
+        n_fired += np.int64(spiked)
+    return n_fired
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _spinnaker_populations(m, slot, draw_row, net, st, sst, buf, draws):
+    """SpiNNaker step 2: every population in declaration order; fills the step's spike lists.
+
+    The ring slot is read densely (every neuron's ``isyn + a init`` with ``a = +0.0`` when
+    nothing arrived, as the reference's array expression) and cleared. Sources receive no
+    synapses (the frontend refuses them), so their entries are never written.
+    """
+    n = net.n_neurons
+    base = slot * 2 * n
+    n_spk = 0
+    s, fc, ic = st.state, net.fconst, net.iconst
+    for p in range(net.pop_off.size):
+        off, size, model = net.pop_off[p], net.pop_size[p], net.pop_model[p]
+        st.spk_lo[p] = n_spk
+        if model == SPIKE_ARRAY:
+            ptr, hi = st.ssa_ptr[p], net.pop_ssa_hi[p]
+            while ptr < hi and net.ssa_steps[ptr] < m:
+                ptr += 1
+            while ptr < hi and net.ssa_steps[ptr] == m:
+                n_spk = _emit(m, off + net.ssa_ids[ptr], n_spk, st, net, buf)
+                ptr += 1
+            st.ssa_ptr[p] = ptr
+            st.spk_hi[p] = n_spk
+            continue
+        uniform = net.pop_uniform[p] != 0
+        for b0 in range(0, size, BLOCK):
+            b1 = min(b0 + BLOCK, size)
+            lo, hi = off + b0, off + b1
+            fired = st.block_flags[: hi - lo]
+            if model == POISSON:
+                col = net.pop_draw_col[p]
+                uniforms = draws[draw_row, col + b0 : col + b1]
+                if uniform:
+                    n_fired = _poisson_block(
+                        m, uniforms, fired, _float_scalars(fc, lo), (ic[0, lo], ic[1, lo])
+                    )
+                else:
+                    n_fired = _poisson_block(
+                        m, uniforms, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi], ic[1, lo:hi])
+                    )
+            else:  # IF_CURR_EXP (spinn.check_supported refused the others)
+                v, se, si, timer = s[0, lo:hi], s[1, lo:hi], s[2, lo:hi], sst.refract_timer[lo:hi]
+                in_e = st.ring[base + lo : base + hi]
+                in_i = st.ring[base + n + lo : base + n + hi]
+                if uniform:
+                    n_fired = _spinnaker_if_curr_exp_block(
+                        v, se, si, timer, in_e, in_i, fired, _float_scalars(fc, lo), (ic[0, lo],)
+                    )
+                else:
+                    n_fired = _spinnaker_if_curr_exp_block(
+                        v, se, si, timer, in_e, in_i, fired, _float_rows(fc, lo, hi),
+                        (ic[0, lo:hi],),
+                    )  # fmt: skip
+            if n_fired:
+                # scan the flags 8 at a time (most words are zero); a copy of the exact kernel's
+                # loop, which is left as it is (not factored out) so that its speed cannot change
+                flags, words = st.block_flags, st.block_flags64
+                for k in range((hi - lo + 7) // 8):
+                    if words[k]:
+                        for j in range(8 * k, min(8 * k + 8, hi - lo)):
+                            if flags[j]:
+                                n_spk = _emit(m, lo + j, n_spk, st, net, buf)
+        st.spk_hi[p] = n_spk
+    return n_spk
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _spinnaker_post_events(m, net, st, spn, sst):
+    """SpiNNaker step 3: spiking neurons append ``(m, trace)`` to each plastic history.
+
+    ``spinn.add_post_spikes``: the trace decays the last stored one and adds 1; a full buffer
+    drops its oldest real entry (index 1) and keeps the placeholder (index 0).
+    """
+    cap = MAX_POST_SYNAPTIC_EVENTS
+    times, traces, count = sst.post_times, sst.post_traces, sst.post_count
+    for q in range(net.pl_proj.size):
+        p = net.pl_proj[q]
+        post_pop = net.proj_post[p]
+        lo, hi = st.spk_lo[post_pop], st.spk_hi[post_pop]
+        if lo == hi:
+            continue
+        post_off_n, post_off = net.proj_post_off[p], spn.pl_post_off[q]
+        lm_off, lm_len = spn.pl_lm_off[q], spn.pl_lm_len[q]
+        for k in range(lo, hi):
+            u = post_off + st.spikes[k] - post_off_n
+            h = u * cap
+            n_events = count[u]
+            last = h + n_events - 1
+            trace = _add_spike_to_trace(m, times[last], traces[last], spn.lut, lm_off, lm_len)
+            if n_events >= cap:
+                for e in range(h + 1, h + cap - 1):
+                    times[e] = times[e + 1]
+                    traces[e] = traces[e + 1]
+                entry = h + cap - 1
+            else:
+                entry = h + n_events
+            times[entry] = m
+            traces[entry] = trace
+            count[u] = min(n_events + 1, cap)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _spinnaker_stdp_update(w, u, d, time, t_last, last_trace, q, spn, sst):
+    """``spinn.stdp_pre_spike_update`` for one synapse (weight ``w``, post history ``u``).
+
+    Potentiation by the history's real entries in ``(t_last - d, time - d]`` with a positive
+    lag to the previous pre spike (integer sum, then ``A+ sum / 2048`` and the clamp to
+    ``w_max``); depression by the latest entry at or before ``time - d``, lag 0 included unless
+    the rule says otherwise, clamped to ``w_min``.
+    """
+    cap = MAX_POST_SYNAPTIC_EVENTS
+    times, traces = sst.post_times, sst.post_traces
+    h = u * cap
+    n_events = sst.post_count[u]
+    begin = t_last - d if t_last >= d else np.int64(0)
+    end = time - d if time >= d else np.int64(0)
+    lp_off, lp_len = spn.pl_lp_off[q], spn.pl_lp_len[q]
+    total = np.int64(0)
+    paired = False
+    for e in range(h + 1, h + n_events):
+        t_post = times[e]
+        if t_post > begin and t_post <= end:
+            lag_plus = t_post + d - t_last
+            if lag_plus > 0:
+                paired = True
+                total += _fixed_mul(last_trace, _lut_decay(spn.lut, lp_off, lp_len, lag_plus))
+    if paired:
+        w = min(w + spn.pl_a_plus[q] * np.float64(total) / STDP_FIXED_POINT_ONE_F, spn.pl_w_max[q])
+    prev = -1
+    for e in range(n_events - 1, -1, -1):
+        if times[h + e] <= end:
+            prev = e
+            break
+    if prev >= 1:
+        lag_minus = time - (times[h + prev] + d)
+        if spn.pl_zero_lag[q] or lag_minus > 0:
+            decay = _lut_decay(spn.lut, spn.pl_lm_off[q], spn.pl_lm_len[q], lag_minus)
+            o1 = _fixed_mul(traces[h + prev], decay)
+            w = max(
+                w - spn.pl_a_minus[q] * np.float64(o1) / STDP_FIXED_POINT_ONE_F, spn.pl_w_min[q]
+            )
+    return w
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _spinnaker_deliver(m, net, st, spn, sst):
+    """SpiNNaker step 4: per projection in declaration order, this step's spikes into the ring.
+
+    Static synapses add their weight at slot ``(m + d) % L``; plastic ones are updated lazily
+    first and add the updated weight; then the spiking pre neuron's trace advances (it is read
+    only by its own row, so advancing it after the row equals the reference's after-all order).
+    """
+    n2, ring_length = 2 * net.n_neurons, net.ring_length
+    for p in range(net.proj_pre_off.size):
+        pre_pop = net.proj_pre[p]
+        lo, hi = st.spk_lo[pre_pop], st.spk_hi[pre_pop]
+        if lo == hi:
+            continue
+        pre_off, row_off = net.proj_pre_off[p], net.proj_row_off[p]
+        q = spn.proj_plastic_index[p]
+        if q < 0:
+            for k in range(lo, hi):
+                i = row_off + st.spikes[k] - pre_off
+                for s in range(net.row_abs[i], net.row_abs[i + 1]):
+                    t = (m + net.syn_delay[s]) % ring_length
+                    pos = t * n2 + net.syn_target[s]
+                    st.ring[pos] = st.ring[pos] + st.syn_w[s]
+            continue
+        post_off = spn.pl_post_off[q]
+        lp_off, lp_len = spn.pl_lp_off[q], spn.pl_lp_len[q]
+        for k in range(lo, hi):
+            local = st.spikes[k] - pre_off
+            i = row_off + local
+            r = spn.pl_pre_off[q] + local
+            t_last, last_trace = sst.pre_time[r], sst.pre_trace[r]
+            for s in range(net.row_abs[i], net.row_abs[i + 1]):
+                d = net.syn_delay[s]
+                u = post_off + net.syn_post[s]
+                w = _spinnaker_stdp_update(st.syn_w[s], u, d, m, t_last, last_trace, q, spn, sst)
+                st.syn_w[s] = w
+                t = (m + d) % ring_length
+                pos = t * n2 + net.syn_target[s]
+                st.ring[pos] = st.ring[pos] + w
+            sst.pre_trace[r] = _add_spike_to_trace(m, t_last, last_trace, spn.lut, lp_off, lp_len)
+            sst.pre_time[r] = m
+
+
+@njit(cache=True, error_model="numpy")
+def _run_spinnaker(m_start, m_stop, draw_base, net, st, spn, sst, buf, draws):
+    """The kernel of the ``spinnaker`` semantics: steps ``m_start .. m_stop - 1``.
+
+    Same return convention as :func:`_advance` (early return when the spike buffer could
+    overflow).
+    """
+    for m in range(m_start, m_stop):
+        if buf.spike_steps.size - buf.counters[0] < net.n_recorded:
+            return m
+        slot = m % net.ring_length
+        _sample(m, net, st, buf)
+        _spinnaker_populations(m, slot, m - draw_base, net, st, sst, buf, draws)
+        _spinnaker_post_events(m, net, st, spn, sst)
+        _spinnaker_deliver(m, net, st, spn, sst)
+    return m_stop
+
+
+# ------------------------------------------------------------------------------------------------
 # host side
 
 
@@ -793,12 +1127,24 @@ class NumbaSimulator:
         if not isinstance(fastmath, bool | np.bool_):
             raise ValueError(f"numba backend: fastmath must be True or False, got {fastmath!r}")
         self.fastmath = bool(fastmath)
+        self.spinnaker = compiled.semantics == "spinnaker"
+        if self.spinnaker:
+            spinn.check_supported(compiled)
+            if self.fastmath:
+                raise ValueError(
+                    "numba backend: fastmath=True is not available with the 'spinnaker' "
+                    "semantics (they are bit-identical to the reference by definition); "
+                    "leave fastmath at False"
+                )
         self._kernel = _run_steps_fast if self.fastmath else _run_steps
         self.compiled = compiled
         self.seed = seed
         self.step = 0
         self.collector = RecordingCollector(compiled)
         self._net, self._st = self._lower(compiled)
+        self._spin: tuple[_SpinNet, _SpinState] | None = (
+            self._lower_spinnaker(compiled, self._net.n_neurons) if self.spinnaker else None
+        )
         self._rngs = {
             p.index: run_generator(seed, p.index) for p in compiled.populations if p.is_poisson
         }
@@ -829,6 +1175,8 @@ class NumbaSimulator:
                 "(ring entries are 32-bit indices)"
             )
         L = c.ring_length
+        # the spinnaker semantics use their own IF_curr_exp constants and plastic state
+        spinnaker = c.semantics == "spinnaker"
         fconst = np.zeros((N_FLOAT_CONSTS, n))
         iconst = np.zeros((N_INT_CONSTS, n), np.int64)
         state = np.zeros((N_STATE_ROWS, n))
@@ -846,12 +1194,16 @@ class NumbaSimulator:
             code = MODEL_CODES[name]
             models.append(code)
             sl = slice(int(off), int(off) + p.size)
+            consts, float_rows, int_rows = p.consts, FLOAT_CONSTS[code], INT_CONSTS[code]
+            if spinnaker and code == IF_CURR_EXP:
+                consts = spinn.lower_if_curr_exp(p.params, c.dt)
+                float_rows, int_rows = SPINNAKER_FLOAT_CONSTS, ("refrac_steps",)
             is_uniform = True
-            for row, key in enumerate(FLOAT_CONSTS[code]):
-                fconst[row, sl] = p.consts[key]
+            for row, key in enumerate(float_rows):
+                fconst[row, sl] = consts[key]
                 is_uniform &= _bitwise_uniform(fconst[row, sl])
-            for row, key in enumerate(INT_CONSTS[code]):
-                iconst[row, sl] = p.consts[key]
+            for row, key in enumerate(int_rows):
+                iconst[row, sl] = consts[key]
                 is_uniform &= _bitwise_uniform(iconst[row, sl])
             uniform.append(int(is_uniform))
             for var, values in p.initial.items():
@@ -996,14 +1348,16 @@ class NumbaSimulator:
             ch_idx=cat([ch[4] for ch in channels], np.int64),
         )
         never = np.iinfo(np.int64).min // 4  # the reference's "no event yet" for STDP
-        hist_n = L * n if plastic else 0
+        hist_n = L * n if plastic and not spinnaker else 0
+        if spinnaker:  # exact-semantics STDP state and touched lists are unused
+            n_trace = n_post = 0
         block_flags = np.zeros(BLOCK, np.uint8)  # BLOCK is a multiple of 8
         st = _State(
             state=state,
             state_flat=state.reshape(-1),
             last_spike=last_spike,
             ring=np.zeros(L * 2 * n),
-            touched=np.zeros(L * (2 * n + 1), np.uint32),
+            touched=np.zeros(0 if spinnaker else L * (2 * n + 1), np.uint32),
             touched_count=np.zeros(L, np.int64),
             syn_w=cat([pr.weights for pr in projs], np.float64),
             pre_trace=np.zeros(n_trace),
@@ -1021,6 +1375,62 @@ class NumbaSimulator:
             block_flags64=block_flags.view(np.uint64),
         )
         return net, st
+
+    def _lower_spinnaker(self, c: CompiledNetwork, n_neurons: int) -> tuple[_SpinNet, _SpinState]:
+        """Plastic constants and state of the ``spinnaker`` semantics (rules lowered by
+        :meth:`spinn.SpinnakerSTDP.lower`, as the reference does)."""
+        pops = c.populations
+        plastic = [pr for pr in c.projections if pr.stdp is not None]
+        index = np.full(len(c.projections), -1, np.int64)
+        fields = "pre_off post_off a_plus a_minus w_min w_max zero_lag lp_off lp_len lm_off lm_len"
+        pl: dict[str, list[Any]] = {k: [] for k in fields.split()}
+        luts: list[IntArray] = []
+        n_pre = n_post = n_lut = 0
+        for q, pr in enumerate(plastic):
+            if pr.stdp is None:  # never: filtered above (narrows the type)
+                continue
+            rule = spinn.SpinnakerSTDP.lower(pr.stdp, c.dt)
+            index[pr.index] = q
+            pl["pre_off"].append(n_pre)
+            pl["post_off"].append(n_post)
+            pl["a_plus"].append(rule.A_plus)
+            pl["a_minus"].append(rule.A_minus)
+            pl["w_min"].append(rule.w_min)
+            pl["w_max"].append(rule.w_max)
+            pl["zero_lag"].append(int(rule.depress_at_zero_lag))
+            pl["lp_off"].append(n_lut)
+            pl["lp_len"].append(rule.lut_plus.size)
+            pl["lm_off"].append(n_lut + rule.lut_plus.size)
+            pl["lm_len"].append(rule.lut_minus.size)
+            luts += [rule.lut_plus, rule.lut_minus]
+            n_lut += rule.lut_plus.size + rule.lut_minus.size
+            n_pre += pops[pr.pre].size
+            n_post += pops[pr.post].size
+        spn = _SpinNet(
+            proj_plastic_index=index,
+            pl_pre_off=_i64(pl["pre_off"]),
+            pl_post_off=_i64(pl["post_off"]),
+            pl_a_plus=_f64(pl["a_plus"]),
+            pl_a_minus=_f64(pl["a_minus"]),
+            pl_w_min=_f64(pl["w_min"]),
+            pl_w_max=_f64(pl["w_max"]),
+            pl_zero_lag=_i64(pl["zero_lag"]),
+            pl_lp_off=_i64(pl["lp_off"]),
+            pl_lp_len=_i64(pl["lp_len"]),
+            pl_lm_off=_i64(pl["lm_off"]),
+            pl_lm_len=_i64(pl["lm_len"]),
+            lut=_i64(np.concatenate(luts) if luts else np.zeros(0, np.int64)),
+        )
+        # every history starts with its placeholder entry (time 0, trace 0) alone
+        sst = _SpinState(
+            refract_timer=np.zeros(n_neurons, np.int64),
+            pre_time=np.zeros(n_pre, np.int64),
+            pre_trace=np.zeros(n_pre, np.int64),
+            post_times=np.zeros(n_post * MAX_POST_SYNAPTIC_EVENTS, np.int64),
+            post_traces=np.zeros(n_post * MAX_POST_SYNAPTIC_EVENTS, np.int64),
+            post_count=np.ones(n_post, np.int64),
+        )
+        return spn, sst
 
     # -- running ---------------------------------------------------------------------------
     def run(self, n_steps: int) -> None:
@@ -1061,7 +1471,11 @@ class NumbaSimulator:
         )
         m = m0
         while m < m0 + k:
-            m = int(self._kernel(m, m0 + k, m0, self._net, self._st, buf, draws))
+            if self._spin is None:
+                m = int(self._kernel(m, m0 + k, m0, self._net, self._st, buf, draws))
+            else:
+                spn, sst = self._spin
+                m = int(_run_spinnaker(m, m0 + k, m0, self._net, self._st, spn, sst, buf, draws))
             if m < m0 + k:  # grow the spike buffers and continue
                 cap = 2 * buf.spike_steps.size
                 steps_b, ids_b = np.zeros(cap, np.int64), np.zeros(cap, np.int64)
