@@ -133,3 +133,23 @@ def test_coba_on_nest_behaves_like_ours_with_one_step_longer_delays():
         # both die after the initial burst: spike counts of the burst agree within 25 %
         ref, got = ours_later.spikes[label].count, nest_rec.spikes[label].count
         assert abs(got - ref) <= 0.25 * ref, (label, got, ref)
+
+
+def test_spike_times_come_back_on_our_clock():
+    """Spike sources are recorded at their given times, neurons at our step (NEST stamps a
+    neuron's spike at the end of its step, one step after ours); the first response of a neuron
+    to one input spike is the same step on both."""
+    net = snn.Network(dt=1e-3, seed=1)
+    src = net.population(2, snn.SpikeSourceArray([[5e-3, 9e-3], [7e-3]]), label="src")
+    post = net.population(2, snn.IF_curr_exp(tau_refrac=1e-3), label="post")
+    net.connect(src, post, snn.OneToOne(), weight=20e-9)
+    net.record(src, "spikes")
+    net.record(post, "spikes")
+    ours = net.run(0.02, backend="numpy")
+    nest_rec = deploy(net, "nest", duration=0.02).recording
+    assert nest_rec is not None
+    np.testing.assert_allclose(nest_rec.spikes["src"].times, [0.005, 0.007, 0.009], rtol=1e-12)
+    np.testing.assert_array_equal(nest_rec.spikes["src"].ids, ours.spikes["src"].ids)
+    for neuron, first in ((0, 0.006), (1, 0.008)):
+        assert nest_rec.spikes["post"].trains()[neuron][0] == pytest.approx(first)
+        assert ours.spikes["post"].trains()[neuron][0] == pytest.approx(first)

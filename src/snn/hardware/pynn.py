@@ -191,8 +191,9 @@ CELL_TRANSLATIONS: dict[Target, dict[str, CellTranslation]] = {
     },
 }
 
-#: recording time of a spike: ours is the start of the step whose update crossed threshold;
-#: NEST stamps the end of that step; sPyNNaker the step's own index
+#: recording time of a neuron's spike: ours is the start of the step whose update crossed
+#: threshold; NEST stamps the end of that step; sPyNNaker the step's own index. Spike sources
+#: are recorded at their given times everywhere (offset 0).
 SPIKE_TIME_OFFSET_STEPS: dict[Target, int] = {"spinnaker": 0, "nest": -1}
 #: PyNN's finite stand-in for an unbounded Poisson duration (ms)
 FOREVER_MS = 1e10
@@ -548,7 +549,9 @@ def collect_recording(
             for train in segment.spiketrains:
                 neuron = int(_source_indices(train)[0])
                 t_ms = np.asarray(train.rescale("ms").magnitude, dtype=np.float64)
-                steps = np.rint(t_ms / (dt * S_TO_MS)).astype(np.int64) + offset
+                steps = np.rint(t_ms / (dt * S_TO_MS)).astype(np.int64)
+                if not rec.target.model.is_source:
+                    steps = steps + offset
                 steps_all.append(steps[(steps >= 0) & (steps < n_steps)])
                 ids_all.append(np.full(steps_all[-1].size, neuron, dtype=np.int64))
             steps = np.concatenate(steps_all) if steps_all else np.zeros(0, np.int64)
