@@ -1,0 +1,65 @@
+"""Memristor crossbar simulation: exact IR-drop circuit solver, devices, mapping and energy."""
+
+from snn.hardware.crossbar.circuit import (
+    CELL_TYPES,
+    SOLVER_METHODS,
+    CrossbarCircuit,
+    CrossbarSolution,
+    ideal_output,
+)
+from snn.hardware.crossbar.devices import (
+    ConductanceRange,
+    DeviceModel,
+    Drift,
+    ProgrammedConductance,
+    ProgrammingNoise,
+    PulseResponse,
+    ReadNoise,
+    StuckAtFaults,
+    Variability,
+)
+from snn.hardware.crossbar.energy import (
+    HERMES_ENERGY_PER_MAC_J,
+    EnergyConstants,
+    VmmCost,
+    vmm_cost,
+)
+from snn.hardware.crossbar.mapping import (
+    DEFAULT_RELATIVE_ERROR,
+    BitSlicedMapping,
+    CrossbarLayer,
+    DifferentialMapping,
+    OffsetMapping,
+    Quantiser,
+    circuit_solver,
+    ideal_solver,
+)
+
+__all__ = [
+    "CELL_TYPES",
+    "DEFAULT_RELATIVE_ERROR",
+    "HERMES_ENERGY_PER_MAC_J",
+    "SOLVER_METHODS",
+    "BitSlicedMapping",
+    "ConductanceRange",
+    "CrossbarCircuit",
+    "CrossbarLayer",
+    "CrossbarSolution",
+    "DeviceModel",
+    "DifferentialMapping",
+    "Drift",
+    "EnergyConstants",
+    "OffsetMapping",
+    "ProgrammedConductance",
+    "ProgrammingNoise",
+    "PulseResponse",
+    "Quantiser",
+    "ReadNoise",
+    "StuckAtFaults",
+    "Variability",
+    "VmmCost",
+    "circuit_solver",
+    "ideal_output",
+    "ideal_solver",
+    "vmm_cost",
+]
