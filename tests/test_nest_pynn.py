@@ -153,3 +153,15 @@ def test_spike_times_come_back_on_our_clock():
     for neuron, first in ((0, 0.006), (1, 0.008)):
         assert nest_rec.spikes["post"].trains()[neuron][0] == pytest.approx(first)
         assert ours.spikes["post"].trains()[neuron][0] == pytest.approx(first)
+
+
+def test_recording_a_view_of_a_source_returns_only_its_neurons():
+    net = snn.Network(dt=1e-3, seed=1)
+    src = net.population(3, snn.SpikeSourceArray([[2e-3], [4e-3], [6e-3]]), label="src")
+    post = net.population(1, snn.IF_curr_exp(), label="post")
+    net.connect(src, post, snn.AllToAll(), weight=1e-9)
+    net.record(src[1:], "spikes", label="some")
+    nest_rec = deploy(net, "nest", duration=0.01).recording
+    assert nest_rec is not None
+    np.testing.assert_array_equal(nest_rec.spikes["some"].ids, [1, 2])
+    np.testing.assert_allclose(nest_rec.spikes["some"].times, [0.004, 0.006], rtol=1e-12)

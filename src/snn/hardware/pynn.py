@@ -546,8 +546,12 @@ def collect_recording(
         wanted = np.asarray(rec.target.indices, dtype=np.int64)
         if "spikes" in variables:
             steps_all, ids_all = [], []
+            recorded = set(wanted.tolist())
             for train in segment.spiketrains:
                 neuron = int(_source_indices(train)[0])
+                if neuron not in recorded:
+                    # sPyNNaker records a whole spike source even when a view was asked for
+                    continue
                 t_ms = np.asarray(train.rescale("ms").magnitude, dtype=np.float64)
                 steps = np.rint(t_ms / (dt * S_TO_MS)).astype(np.int64)
                 if not rec.target.model.is_source:
