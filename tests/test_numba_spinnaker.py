@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 import snn
+from parity import assert_identical
 from snn.backends import get_backend
 from snn.backends import spinnaker_semantics as spinn
 from snn.backends.numpy_backend import NumpySimulator
 from snn.compiled import compile_network
-from snn.recording import Recording
 
 pytest.importorskip("numba", reason="the numba backend needs the 'numba' package")
 
@@ -29,24 +29,6 @@ from snn.backends import numba_backend
 from snn.backends.numba_backend import NumbaSimulator
 
 DT = 1e-3
-
-
-def assert_identical(a: Recording, b: Recording) -> int:
-    """Spikes and traces equal bit for bit; returns the number of spikes compared."""
-    assert a.spikes.keys() == b.spikes.keys()
-    assert a.traces.keys() == b.traces.keys()
-    n_spikes = 0
-    for label, sa in a.spikes.items():
-        sb = b.spikes[label]
-        assert np.array_equal(sa.times, sb.times), f"{label}: spike times differ"
-        assert np.array_equal(sa.ids, sb.ids), f"{label}: spike ids differ"
-        n_spikes += sa.count
-    for label, traces in a.traces.items():
-        for var, ta in traces.items():
-            tb = b.traces[label][var]
-            assert np.array_equal(ta.times, tb.times), f"{label}.{var}: sample times differ"
-            assert np.array_equal(ta.values, tb.values), f"{label}.{var}: values differ"
-    return n_spikes
 
 
 def random_network(seed: int) -> snn.Network:
