@@ -62,7 +62,13 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from snn.backends import BACKENDS  # noqa: E402
-from snn.models.ca3 import RECORDERS, CA3Memory, Operation, ca3_memory  # noqa: E402
+from snn.models.ca3 import (  # noqa: E402
+    RECORDERS,
+    CA3Memory,
+    Operation,
+    ca3_memory,
+    random_operations,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "ca3_cam_spinnaker"
 NEST_EXPERIMENTS = ("exp1_learn_recall_forget", "exp3_state_map")
@@ -73,25 +79,6 @@ MS = 1e-3
 
 
 # -- 1. operations per second ---------------------------------------------------------------------
-def random_operations(rng: random.Random, n: int, count: int) -> list[Operation]:
-    """Learns (40 %, half of them overwrites), recalls by cue (30 %) and by content (30 %)."""
-    ops: list[Operation] = []
-    learned: list[int] = []
-    for _ in range(count):
-        r = rng.random()
-        if r < 0.4:
-            cue = rng.choice(learned) if learned and rng.random() < 0.5 else rng.randrange(n)
-            content = tuple(sorted(rng.sample(range(n), rng.randint(1, n))))
-            ops.append(Operation("learn", cue, content))
-            learned.append(cue)
-        elif r < 0.7:
-            ops.append(Operation("recall_by_cue", rng.randrange(n)))
-        else:
-            fragment = tuple(sorted(rng.sample(range(n), rng.randint(1, min(3, n)))))
-            ops.append(Operation("recall_by_content", None, fragment))
-    return ops
-
-
 def expected_answers(ops: list[Operation]) -> list[tuple[int, ...] | None]:
     """What a plain content-addressable memory answers (None for a learn)."""
     store: dict[int, set[int]] = {}
@@ -120,7 +107,7 @@ def semantics_support(backend: str) -> str | None:
 
 
 def time_operations(n: int, backend: str, count: int, seed: int) -> dict[str, Any]:
-    ops = random_operations(random.Random(seed), n, count)
+    ops = random_operations(random.Random(seed), n, n, count)
     mem = CA3Memory(n, n, backend=backend)
     if backend != "numpy":  # compile the kernels outside the timed run
         CA3Memory(n, n, backend=backend).run(ops[:2])
@@ -180,7 +167,7 @@ def peak_rss_bytes() -> int:
 def measure_memory_child(n: int) -> None:
     """Child process: baseline RSS after imports, then a short batch; print JSON."""
     base = peak_rss_bytes()
-    ops = random_operations(random.Random(1), n, 6)
+    ops = random_operations(random.Random(1), n, n, 6)
     mem = CA3Memory(n, n)
     start = time.perf_counter()
     mem.run(ops)

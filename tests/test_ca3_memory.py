@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from snn.models.ca3 import CA3Memory, Operation
+from snn.models.ca3 import CA3Memory, Operation, random_operations
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "conformance" / "ca3_cam_spinnaker"
 
@@ -35,25 +35,6 @@ class PlainMemory:
             assert op.cue is not None
             return tuple(sorted(self.store.get(op.cue, set())))
         return tuple(sorted(c for c, bits in self.store.items() if bits & set(op.content)))
-
-
-def random_operations(rng: random.Random, cues: int, bits: int, count: int) -> list[Operation]:
-    ops: list[Operation] = []
-    learned: list[int] = []
-    for _ in range(count):
-        r = rng.random()
-        if r < 0.4:
-            # half of the learns overwrite a cue that already holds a content
-            cue = rng.choice(learned) if learned and rng.random() < 0.5 else rng.randrange(cues)
-            content = tuple(sorted(rng.sample(range(bits), rng.randint(1, bits))))
-            ops.append(Operation("learn", cue, content))
-            learned.append(cue)
-        elif r < 0.7:
-            ops.append(Operation("recall_by_cue", rng.randrange(cues)))
-        else:
-            fragment = rng.sample(range(bits), rng.randint(1, min(3, bits)))
-            ops.append(Operation("recall_by_content", None, tuple(sorted(fragment))))
-    return ops
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ protocol timings and decodes ``OL``.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -267,6 +268,27 @@ class Operation:
     kind: OperationKind
     cue: int | None = None
     content: tuple[int, ...] = ()
+
+
+def random_operations(rng: random.Random, cues: int, bits: int, count: int) -> list[Operation]:
+    """A random workload: learns (40 %, half of them overwrite a cue already learned), recalls
+    by cue (30 %) and recalls by content of 1-3 bits (30 %), for ``cues`` x ``bits`` memories."""
+    cues, bits = _positive_int("cues", cues), _positive_int("bits", bits)
+    ops: list[Operation] = []
+    learned: list[int] = []
+    for _ in range(count):
+        r = rng.random()
+        if r < 0.4:
+            cue = rng.choice(learned) if learned and rng.random() < 0.5 else rng.randrange(cues)
+            content = tuple(sorted(rng.sample(range(bits), rng.randint(1, bits))))
+            ops.append(Operation("learn", cue, content))
+            learned.append(cue)
+        elif r < 0.7:
+            ops.append(Operation("recall_by_cue", rng.randrange(cues)))
+        else:
+            fragment = rng.sample(range(bits), rng.randint(1, min(3, bits)))
+            ops.append(Operation("recall_by_content", None, tuple(sorted(fragment))))
+    return ops
 
 
 @dataclass(frozen=True)
