@@ -26,18 +26,12 @@ import snn
 from snn.hardware import DRCError, deploy
 from snn.models import vogels_abbott
 from snn.models.vogels_abbott import (
-    CM,
     COBA_E_EXC,
     COBA_E_INH,
     COBA_E_LEAK,
     COBA_WE,
     COBA_WI,
-    TAU_M,
-    TAU_REFRAC,
-    TAU_SYN_E,
-    TAU_SYN_I,
-    V_RESET,
-    V_THRESH,
+    LIF_PARAMETERS,
 )
 
 RATE_TOLERANCE = 0.15
@@ -72,15 +66,7 @@ def _driven_neuron(model: snn.neurons.NeuronModel, w_exc: float, w_inh: float) -
 
 @pytest.mark.parametrize("kind", ["conductance", "current"])
 def test_single_neuron_traces_match_the_reference(kind):
-    common = dict(
-        tau_m=TAU_M,
-        cm=CM,
-        v_reset=V_RESET,
-        v_thresh=V_THRESH,
-        tau_refrac=TAU_REFRAC,
-        tau_syn_E=TAU_SYN_E,
-        tau_syn_I=TAU_SYN_I,
-    )
+    common = LIF_PARAMETERS
     if kind == "conductance":
         model = snn.IF_cond_exp(
             v_rest=COBA_E_LEAK, e_rev_E=COBA_E_EXC, e_rev_I=COBA_E_INH, **common

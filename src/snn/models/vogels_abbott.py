@@ -33,6 +33,17 @@ TAU_REFRAC = 5e-3  # s
 TAU_SYN_E = 5e-3  # s
 TAU_SYN_I = 10e-3  # s
 
+#: neuron parameters shared by CUBA and COBA (each adds its leak and, for COBA, reversal potentials)
+LIF_PARAMETERS: dict[str, float] = {
+    "tau_m": TAU_M,
+    "cm": CM,
+    "v_reset": V_RESET,
+    "v_thresh": V_THRESH,
+    "tau_refrac": TAU_REFRAC,
+    "tau_syn_E": TAU_SYN_E,
+    "tau_syn_I": TAU_SYN_I,
+}
+
 # CUBA (Brian2 examples/CUBA.py)
 CUBA_E_LEAK = -49e-3  # V
 CUBA_WE_VOLT = 60 * 0.27 / 10 * 1e-3  # V, 1.62 mV
@@ -69,15 +80,7 @@ def vogels_abbott(
     n_exc = round(0.8 * n)
     p = min(1.0, 80.0 / n)
     net = Network(dt=dt, seed=seed)
-    common = dict(
-        tau_m=TAU_M,
-        cm=CM,
-        v_reset=V_RESET,
-        v_thresh=V_THRESH,
-        tau_refrac=TAU_REFRAC,
-        tau_syn_E=TAU_SYN_E,
-        tau_syn_I=TAU_SYN_I,
-    )
+    common = LIF_PARAMETERS
     v0 = Uniform(V_RESET, V_THRESH)
     model: NeuronModel
     if kind == "cuba":
