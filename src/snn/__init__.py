@@ -6,7 +6,17 @@ data in SI units; :meth:`Network.run` lowers it to a backend (``"numpy"`` refere
 networks and recordings in versioned HDF5.
 """
 
-from snn.connectors import CONNECTORS, AllToAll, FixedInDegree, FixedProbability, FromList, OneToOne
+from snn.connectors import (
+    CONNECTORS,
+    AllToAll,
+    Conv2d,
+    Dense,
+    FixedInDegree,
+    FixedProbability,
+    FromList,
+    OneToOne,
+    Pool2d,
+)
 from snn.hardware import deploy
 from snn.io import load, save
 from snn.network import Network, Population, PopulationView, Projection
@@ -14,8 +24,11 @@ from snn.neurons import (
     LIF,
     NEURON_MODELS,
     AdaptiveLIF,
+    DeltaLIF,
+    FrameInput,
     IF_cond_exp,
     IF_curr_exp,
+    LeakyIntegrator,
     SpikeSourceArray,
     SpikeSourcePoisson,
 )
@@ -33,14 +46,20 @@ __all__ = [
     "STDP",
     "AdaptiveLIF",
     "AllToAll",
+    "Conv2d",
+    "DeltaLIF",
+    "Dense",
     "FixedInDegree",
     "FixedProbability",
+    "FrameInput",
     "FromList",
     "IF_cond_exp",
     "IF_curr_exp",
+    "LeakyIntegrator",
     "Network",
     "Normal",
     "OneToOne",
+    "Pool2d",
     "Population",
     "PopulationView",
     "Projection",

@@ -10,7 +10,8 @@ attributes, so any label is valid; arrays of 4096 or more elements are gzip-comp
     /                    attrs format="snn-stack", format_version=1, kind, snn_version
     kind "network":
     /                    attrs dt (s), seed, semantics ("exact" | "spinnaker")
-    /populations/i       attrs label, shape, model (registry name), rng_state (JSON)
+    /populations/i       attrs label, shape, model (registry name), rng_state (JSON),
+                         model_options (JSON: non-numeric settings such as DeltaLIF's reset)
         params/NAME      realised per-neuron parameter, shape (size,), SI units
         initial/NAME     initial value of a state variable, shape (size,)
         spike_times      SpikeSourceArray only: train j is
@@ -23,7 +24,9 @@ attributes, so any label is valid; arrays of 4096 or more elements are gzip-comp
         connector/NAME   array-valued connector fields (FromList's connections)
         plasticity       attrs rule (registry name), weight_dependence, parameters (JSON);
                          absent for a static projection
-        pre_idx, post_idx, weights, delays   the realised synapses (delays in steps)
+        pre_idx, post_idx, weights, delays   the realised synapses (delays in steps);
+                         conv2d/pool2d/dense projections store their shared weights this way
+                         too (weights signed, in V), and rebuild the kernel index on load
     /recorders/i         attrs label, target_kind ("population" | "projection"), target (index),
                          variables (JSON list), interval_steps
         view             recorded view indices (absent: the whole population), attr label
@@ -91,7 +94,7 @@ FIELD_DEFAULTS: dict[str, dict[str, Any]] = {
     "network": {"semantics": "exact"},
     # no stored generator state: a fresh generator of the network seed (only matters for draws
     # made after loading, e.g. Population.initialize with a distribution)
-    "population": {"rng_state": None},
+    "population": {"rng_state": None, "model_options": "{}"},
     "plasticity": {"weight_dependence": "additive", "parameters": "{}"},
     "projection": {"connector_params": "{}"},
     "recorder": {"interval_steps": 1},
@@ -316,6 +319,7 @@ def _write_network(f: Any, net: Network) -> None:
         g.attrs["shape"] = np.asarray(pop.shape, dtype=np.int64)
         g.attrs["model"] = _registry_name(NEURON_MODELS, pop.model, f"{what}: neuron model")
         g.attrs["rng_state"] = _dumps(pop._rng.bit_generator.state, f"{what} generator state")
+        g.attrs["model_options"] = _dumps(pop.model.options, f"{what} model options")
         params = g.create_group("params")
         for name, values in pop.params.items():
             _write_array(params, name, values, np.float64)
@@ -615,7 +619,13 @@ def _read_population(g: Any, net: Network, i: int) -> Population:
                     values = np.full(size, float(spec.default))
                     values.setflags(write=False)
                 params[name] = values
-            model = cls(**{name: _as_model_value(v) for name, v in params.items()})
+            options = _json_attr(g, "model_options", "population", where)
+            if not isinstance(options, dict):
+                raise ValueError("model_options should be a JSON object")
+            try:
+                model = cls(**options, **{name: _as_model_value(v) for name, v in params.items()})
+            except TypeError as exc:
+                raise ValueError(f"invalid model_options {sorted(options)}: {exc}") from None
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
 

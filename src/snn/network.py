@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from snn.connectors import Connector
-from snn.neurons import NeuronModel, SpikeSourceArray
+from snn.connectors import Connector, StructuredConnector, kernel_shape_of
+from snn.neurons import FrameInput, NeuronModel, SpikeSourceArray
 from snn.parameters import Distribution, check_values, realize
 from snn.plasticity import STDP
 
@@ -116,6 +116,23 @@ class Population:
                 )
             self.initial[name] = realize(
                 f"population {self.label!r}", name, value, self.size, self._rng
+            )
+
+    def set_params(self, **values: ArrayLike) -> None:
+        """Replace realised parameters (a scalar or one value per neuron), e.g. after training.
+
+        The values pass the model's checks; the model keeps its declared values, the realised
+        arrays (what runs and what is saved) change.
+        """
+        specs = self.model.parameters
+        for name, value in values.items():
+            if name not in specs:
+                raise ValueError(
+                    f"population {self.label!r}: unknown parameter {name!r}; "
+                    f"valid names: {', '.join(specs) or '(none)'}"
+                )
+            self.params[name] = realize(
+                f"population {self.label!r}", name, value, self.size, None, specs[name].check
             )
 
     def __repr__(self) -> str:
@@ -216,10 +233,70 @@ class Projection:
     post_idx: IndexArray
     weights: FloatArray
     delays: IndexArray
+    #: per synapse, its index into the flattened shared weights (structured connectors only)
+    _kernel_index: IndexArray | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
         return int(self.pre_idx.size)
+
+    @property
+    def kernel_shape(self) -> tuple[int, ...]:
+        """Shape of the shared weights of a structured (conv, pool, dense) projection."""
+        connector = self._structured()
+        return kernel_shape_of(connector, self.pre.parent.shape, self.post.parent.shape)
+
+    @property
+    def kernel_index(self) -> IndexArray:
+        """Per synapse, its index into the flattened shared weights (structured connectors)."""
+        if self._kernel_index is None:
+            connector = self._structured()
+            pre, post, kidx = connector.connect_shaped(
+                self.pre.parent.shape, self.post.parent.shape
+            )
+            order = np.lexsort((post, pre))
+            if not (
+                np.array_equal(pre[order], self.pre_idx)
+                and np.array_equal(post[order], self.post_idx)
+            ):
+                raise ValueError(
+                    f"projection {self.label!r}: its synapses do not match its "
+                    f"{connector.name} connector"
+                )
+            index = kidx[order]
+            index.setflags(write=False)
+            self._kernel_index = index
+        return self._kernel_index
+
+    def kernel(self) -> FloatArray:
+        """The shared weights of a structured projection, shape :attr:`kernel_shape`.
+
+        Entries no synapse uses (possible only with unusual strides) read as 0.
+        """
+        out = np.zeros(math.prod(self.kernel_shape))
+        out[self.kernel_index] = self.weights
+        return out.reshape(self.kernel_shape)
+
+    def set_kernel(self, kernel: ArrayLike) -> None:
+        """Replace the shared weights of a structured projection (e.g. with trained ones)."""
+        shape = self.kernel_shape
+        arr = np.asarray(kernel, dtype=np.float64)
+        if arr.shape != shape:
+            raise ValueError(
+                f"projection {self.label!r}: kernel of shape {arr.shape}, expected {shape}"
+            )
+        check_values(f"projection {self.label!r}", "kernel", arr.reshape(-1), "any")
+        weights = arr.reshape(-1)[self.kernel_index]
+        weights.setflags(write=False)
+        self.weights = weights
+
+    def _structured(self) -> StructuredConnector:
+        if not isinstance(self.connector, StructuredConnector):
+            raise ValueError(
+                f"projection {self.label!r} ({self.connector.name}) has no shared weights; "
+                "only conv2d, pool2d and dense projections do"
+            )
+        return self.connector
 
     def __len__(self) -> int:
         return self.size
@@ -312,6 +389,11 @@ class Network:
             pop.initialize(**initial)
         return pop
 
+    def input(self, shape: int | Sequence[int], label: str | None = None) -> Population:
+        """Add the input layer of a deep network (:class:`~snn.neurons.FrameInput`): frames of
+        ``shape`` (e.g. (2, 128, 128) event-count frames) supplied when the network runs."""
+        return self.population(shape, FrameInput(), label=label or "input")
+
     def connect(
         self,
         pre: Target,
@@ -371,6 +453,10 @@ class Network:
         label = self._unique_label(label or f"proj{index}", [p.label for p in self.projections])
         owner = f"projection {label!r}"
         rng = _generator(self.seed, _STREAM_PROJECTION, index)
+        if isinstance(connector, StructuredConnector):
+            return self._connect_structured(
+                pre, post, connector, weight, delay, receptor, plasticity, index, label, rng
+            )
         same = pre.parent is post.parent
         pre_v, post_v = connector.connect(pre.indices, post.indices, same, rng)
         k = int(pre_v.size)
@@ -391,6 +477,82 @@ class Network:
             post_idx=post.indices[post_v[order]],
             weights=weights[order],
             delays=delays[order],
+        )
+        check_projection(proj)
+        self.projections.append(proj)
+        return proj
+
+    def _connect_structured(
+        self,
+        pre: Target,
+        post: Target,
+        connector: StructuredConnector,
+        weight: ArrayLike | Distribution,
+        delay: ArrayLike | Distribution | None,
+        receptor: str,
+        plasticity: STDP | None,
+        index: int,
+        label: str,
+        rng: np.random.Generator,
+    ) -> Projection:
+        owner = f"projection {label!r}"
+        if not (isinstance(pre, Population) and isinstance(post, Population)):
+            raise ValueError(
+                f"{owner}: {connector.name} connects whole shaped populations, not views"
+            )
+        if post.model.synapse_type != "voltage":
+            raise ValueError(
+                f"{owner}: {connector.name} projections feed deep-network neurons (DeltaLIF, "
+                f"LeakyIntegrator), not {post.model.name}"
+            )
+        if plasticity is not None:
+            raise ValueError(f"{owner}: {connector.name} projections cannot be plastic")
+        if delay is not None and (
+            isinstance(delay, Distribution)
+            or np.ndim(delay) != 0
+            or self._whole_steps(f"{owner}: delay", float(np.asarray(delay, dtype=np.float64))) != 1
+        ):
+            raise ValueError(
+                f"{owner}: deep-network projections have a delay of one step (dt); leave delay=None"
+            )
+        if _RECEPTORS.get(receptor) != "excitatory":
+            raise ValueError(
+                f"{owner}: deep-network weights are signed; leave receptor='excitatory'"
+            )
+        pre_v, post_v, kidx = connector.connect_shaped(pre.shape, post.shape)
+        shape = kernel_shape_of(connector, pre.shape, post.shape)
+        n = int(math.prod(shape))
+        if isinstance(weight, Distribution):
+            kernel = realize(owner, "weight", weight, n, rng)
+        else:
+            arr = np.asarray(weight, dtype=np.float64)
+            if arr.ndim == 0:
+                kernel = np.full(n, float(arr))
+            elif arr.shape == shape:
+                kernel = arr.reshape(-1).copy()
+            else:
+                raise ValueError(
+                    f"{owner}: weight of shape {arr.shape}; a {connector.name} projection "
+                    f"takes a scalar, an array of its kernel shape {shape} or a distribution"
+                )
+            check_values(owner, "weight", kernel, "any")
+        order = np.lexsort((post_v, pre_v))
+        kernel_index = kidx[order]
+        kernel_index.setflags(write=False)
+        proj = Projection(
+            network=self,
+            index=index,
+            label=label,
+            pre=pre,
+            post=post,
+            connector=connector,
+            receptor="excitatory",
+            plasticity=None,
+            pre_idx=pre_v[order],
+            post_idx=post_v[order],
+            weights=kernel[kernel_index],
+            delays=np.ones(pre_v.size, dtype=np.int64),
+            _kernel_index=kernel_index,
         )
         check_projection(proj)
         self.projections.append(proj)
@@ -585,7 +747,9 @@ def check_projection(proj: Projection) -> None:
             raise ValueError(f"{owner}: post index out of range")
         if proj.delays.min() < 1:
             raise ValueError(f"{owner}: delays must be >= 1 step, got {int(proj.delays.min())}")
-    check_values(owner, "weights", proj.weights, "nonnegative")
+    # deep-network neurons take signed voltage jumps; elsewhere the receptor gives the sign
+    signed = proj.post.model.synapse_type == "voltage"
+    check_values(owner, "weights", proj.weights, "any" if signed else "nonnegative")
     if proj.plasticity is not None and k:
         lo, hi = proj.plasticity.w_min, proj.plasticity.w_max
         if proj.weights.min() < lo or proj.weights.max() > hi:

@@ -37,7 +37,7 @@ from snn.registry import Registry
 
 FloatArray = NDArray[np.float64]
 State = dict[str, NDArray[Any]]
-SynapseType = Literal["current", "conductance"]
+SynapseType = Literal["current", "conductance", "voltage"]
 
 #: ``last_spike`` of a neuron that has not spiked yet (far enough back to never be refractory)
 NEVER = -(2**40)
@@ -53,6 +53,15 @@ class NeuronModel(ParameterSet):
     synapse_type: ClassVar[SynapseType | None] = None
     #: recordable state variables and their SI units
     state_variables: ClassVar[dict[str, str]] = {}
+
+    #: executed by the layer-synchronous deep-network path (:mod:`snn.deep`), not by the
+    #: clock-driven backends
+    deep_only: ClassVar[bool] = False
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Non-numeric settings (JSON-serialisable), passed back to the constructor on load."""
+        return {}
 
     def initial_state(self, params: dict[str, FloatArray], size: int) -> dict[str, FloatArray]:
         """Default initial values of the state variables (users may override any of them)."""
@@ -498,3 +507,126 @@ def _as_trains(spike_times: ArrayLike | Sequence[ArrayLike]) -> list[FloatArray]
 
 #: PyNN-style short alias
 LIF = IF_curr_exp
+
+#: reset rules of :class:`DeltaLIF`
+RESETS = ("subtract", "zero")
+
+
+@NEURON_MODELS.register("DeltaLIF")
+class DeltaLIF(NeuronModel):
+    r"""Leaky integrate-and-fire neuron with instantaneous (delta) synapses, for deep SNNs.
+
+    The discrete-time LIF of surrogate-gradient training (snnTorch ``Leaky``, Norse's
+    ``LIFBoxCell``, Cordone et al. 2021), in SI units. Per step ``m``:
+
+    .. math::
+
+        v_m = \beta\, v_{m-1} + I_m + v_{bias}, \qquad \beta = e^{-dt/\tau_m}, \qquad
+        s_m = [\,v_m > v_{thresh}\,]
+
+    then the reset: ``"subtract"`` (soft reset, :math:`v_m \leftarrow v_m - s_m v_{thresh}`) or
+    ``"zero"`` (:math:`v_m \leftarrow (1 - s_m) v_m`). :math:`I_m` is the weighted sum of the
+    presynaptic outputs of step ``m - 1`` (weights are signed voltage jumps in V; every
+    projection onto a deep network has a delay of one step). ``learn`` names the parameters a
+    torch lowering trains (any of ``tau_m``, ``v_thresh``, ``v_bias``); it is part of the model
+    description so that training and export agree on it.
+    """
+
+    name = "DeltaLIF"
+    synapse_type = "voltage"
+    deep_only = True
+    parameters: ClassVar[dict[str, Param]] = {
+        "tau_m": Param(20e-3, "s", "membrane time constant", "positive"),
+        "v_thresh": Param(1.0, "V", "spike threshold (above the resting potential 0)", "positive"),
+        "v_bias": Param(0.0, "V", "constant input added every step"),
+    }
+    state_variables: ClassVar[dict[str, str]] = {"v": "V"}
+    learnable: ClassVar[tuple[str, ...]] = ("tau_m", "v_thresh", "v_bias")
+
+    def __init__(
+        self, reset: str = "subtract", learn: Sequence[str] = ("v_bias",), **values: Any
+    ) -> None:
+        super().__init__(**values)
+        if reset not in RESETS:
+            raise ValueError(
+                f"{type(self).__name__}: unknown reset {reset!r}; "
+                f"valid choices: {', '.join(RESETS)}"
+            )
+        if isinstance(learn, str):
+            learn = (learn,)
+        learn_t = tuple(learn)
+        bad = [x for x in learn_t if x not in self.learnable]
+        if bad:
+            raise ValueError(
+                f"{type(self).__name__}: cannot learn {', '.join(map(repr, bad))}; "
+                f"learnable parameters: {', '.join(self.learnable)}"
+            )
+        object.__setattr__(self, "reset", reset)
+        object.__setattr__(self, "learn", learn_t)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return {"reset": self.reset, "learn": list(self.learn)}
+
+    def replace(self, **values: Any) -> DeltaLIF:
+        return type(self)(reset=self.reset, learn=self.learn, **{**self._values, **values})
+
+    def initial_state(self, params: dict[str, FloatArray], size: int) -> dict[str, FloatArray]:
+        return {"v": np.zeros(size)}
+
+    def lower(self, params: dict[str, FloatArray], dt: float) -> dict[str, NDArray[Any]]:
+        return {
+            "beta": np.exp(-dt / params["tau_m"]),
+            "v_thresh": params["v_thresh"].copy(),
+            "v_bias": params["v_bias"].copy(),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        result = super().__eq__(other)
+        if result is not True:
+            return result
+        return self.options == other.options  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"{super().__repr__()[:-1]}, reset={self.reset!r}, learn={self.learn!r})"
+
+
+@NEURON_MODELS.register("LeakyIntegrator")
+class LeakyIntegrator(DeltaLIF):
+    r"""A non-spiking :class:`DeltaLIF` readout: :math:`v_m = \beta v_{m-1} + I_m + v_{bias}`.
+
+    A deep network's prediction is the class whose readout membrane potential, averaged over
+    the run's steps, is largest.
+    """
+
+    name = "LeakyIntegrator"
+    parameters: ClassVar[dict[str, Param]] = {
+        "tau_m": Param(20e-3, "s", "membrane time constant", "positive"),
+        "v_bias": Param(0.0, "V", "constant input added every step"),
+    }
+    learnable: ClassVar[tuple[str, ...]] = ("tau_m", "v_bias")
+
+    def lower(self, params: dict[str, FloatArray], dt: float) -> dict[str, NDArray[Any]]:
+        return {
+            "beta": np.exp(-dt / params["tau_m"]),
+            "v_thresh": np.full(params["tau_m"].shape, np.inf),
+            "v_bias": params["v_bias"].copy(),
+        }
+
+
+@NEURON_MODELS.register("FrameInput")
+class FrameInput(NeuronModel):
+    """The input layer of a deep network: graded values given per step when it runs.
+
+    Its output at step ``m`` is frame ``m`` of the input (event counts or signed polarities per
+    pixel, shape ``(T, *population.shape)``; zero after the last frame), which its projections
+    weight like spikes.
+    """
+
+    name = "FrameInput"
+    is_source = True
+    deep_only = True
+    parameters: ClassVar[dict[str, Param]] = {}
+
+    def lower(self, params: dict[str, FloatArray], dt: float) -> dict[str, NDArray[Any]]:
+        return {}

@@ -134,6 +134,13 @@ def simulate(
     run_seed = net.seed if seed is None else int(seed)
     if run_seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    deep = [p for p in net.populations if p.model.deep_only]
+    if deep:
+        raise ValueError(
+            f"population {deep[0].label!r} ({deep[0].model.name}) belongs to a deep network, "
+            "which runs layer by layer on frames: use snn.deep.run(net, frames, backend=...) "
+            "(numpy or numba) or snn.deep.lower_torch(net)"
+        )
     chosen = get_backend(backend)
     if net.semantics not in chosen.semantics:
         capable = [name for name, b in BACKENDS.items() if net.semantics in b.semantics]

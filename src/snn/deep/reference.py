@@ -1,0 +1,101 @@
+"""NumPy reference of the deep-network semantics (:mod:`snn.deep.graph`), one sample at a time.
+
+Each projection's input is summed synapse by synapse with ``np.bincount`` over the stored
+synapses in (pre, post) order: an implementation independent of torch's convolutions, and the
+order of additions the event-driven Numba kernel reproduces bit for bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from snn.deep.graph import DeepGraph
+
+
+@dataclass(frozen=True)
+class DeepResult:
+    """One sample's run: per-layer spikes, the readout trace and the prediction.
+
+    ``spikes[label]`` has shape ``(n_steps, *layer.shape)`` (bool); ``readout_v`` has shape
+    ``(n_steps, n_classes)`` (V); ``logits`` is its mean over steps; ``synaptic_events[label]``
+    counts, per projection, the synapses that carried a non-zero input (the work an
+    event-driven processor does).
+    """
+
+    spikes: dict[str, NDArray[np.bool_]]
+    readout_v: NDArray[np.float64]
+    synaptic_events: dict[str, int]
+    n_steps: int
+    dt: float
+
+    @property
+    def logits(self) -> NDArray[np.float64]:
+        return self.readout_v.mean(axis=0)
+
+    @property
+    def prediction(self) -> int:
+        return int(np.argmax(self.logits))
+
+
+def run_reference(
+    graph: DeepGraph, frames: NDArray[np.floating], n_steps: int | None = None
+) -> DeepResult:
+    """Run one sample of input ``frames`` (T, *input.shape) through the deep network."""
+    x = graph.check_frames(frames)
+    steps = graph.n_steps(x.shape[0]) if n_steps is None else _check_steps(n_steps)
+    net = graph.network
+    prev: dict[int, NDArray[np.float64]] = {p.index: np.zeros(p.size) for p in net.populations}
+    v = {layer.population.index: np.zeros(layer.size) for layer in graph.layers}
+    spikes = {
+        layer.label: np.zeros((steps, layer.size), dtype=bool)
+        for layer in graph.layers
+        if layer.spiking
+    }
+    readout_v = np.zeros((steps, graph.readout.size))
+    events = {proj.label: 0 for proj in graph.projections}
+    zeros = np.zeros(graph.input.size)
+    for m in range(steps):
+        cur: dict[int, NDArray[np.float64]] = {graph.input.index: x[m] if m < x.shape[0] else zeros}
+        for layer in graph.layers:
+            q = layer.population.index
+            drive = np.zeros(layer.size)
+            for proj in layer.incoming:
+                y = prev[proj.pre.parent.index][proj.pre_idx]
+                events[proj.label] += int(np.count_nonzero(y))
+                drive = drive + np.bincount(
+                    proj.post_idx, weights=proj.weights * y, minlength=layer.size
+                )
+            vq = (layer.beta * v[q] + drive) + layer.v_bias
+            if layer.spiking:
+                s = vq > layer.v_thresh
+                if layer.reset_subtract:
+                    vq = vq - np.where(s, layer.v_thresh, 0.0)
+                else:
+                    vq = np.where(s, 0.0, vq)
+                spikes[layer.label][m] = s
+                cur[q] = s.astype(np.float64)
+            else:
+                readout_v[m] = vq
+                cur[q] = vq
+            v[q] = vq
+        prev = cur
+    return DeepResult(
+        spikes={
+            layer.label: spikes[layer.label].reshape((steps, *layer.shape))
+            for layer in graph.layers
+            if layer.spiking
+        },
+        readout_v=readout_v,
+        synaptic_events=events,
+        n_steps=steps,
+        dt=net.dt,
+    )
+
+
+def _check_steps(n_steps: int) -> int:
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    return int(n_steps)

@@ -1,0 +1,257 @@
+"""Torch lowering of a deep network: a trainable ``nn.Module`` over the frontend's parameters.
+
+The forward pass follows the shared semantics of :mod:`snn.deep.graph` exactly (one step of
+delay per projection, ``v = (beta v + I) + v_bias``, strict threshold, soft or zero reset), so
+with float64 and the same weights it gives the NumPy reference's spikes. It runs layer by layer:
+a projection's input over all steps is known once its pre layer has run, so each projection is
+one batched convolution (or matmul) over ``batch x steps`` frames, and only the cheap membrane
+recurrence loops over time. Gradients flow through surrogate derivatives
+(:mod:`snn.deep.surrogate`); the reset is detached from the graph by default (``detach_reset``).
+
+Trainable: every conv2d/dense kernel; per layer, the parameters its model names in ``learn``:
+``tau_m`` and ``v_thresh`` as one scalar per layer, ``v_bias`` one per channel (per neuron for
+1-D layers). :meth:`SpikingModule.export` writes them back into the network.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snn.connectors import Conv2d, Dense, Pool2d
+from snn.deep.graph import DeepGraph, Layer, deep_graph
+from snn.deep.surrogate import check_surrogate, spike
+from snn.network import Network, Projection
+from snn.neurons import DeltaLIF
+
+
+def _uniform(layer: Layer, name: str, values: np.ndarray) -> float:
+    if not np.all(values == values.flat[0]):
+        raise ValueError(
+            f"layer {layer.label!r}: {name} is learnable but differs between neurons; a learnable "
+            f"{name} is one value per layer (set_params({name}=...) to make it uniform)"
+        )
+    return float(values.flat[0])
+
+
+def _per_channel(layer: Layer, values: np.ndarray) -> np.ndarray:
+    shape = layer.shape
+    arr = values.reshape(shape)
+    if len(shape) == 1:
+        return arr.copy()
+    flat = arr.reshape(shape[0], -1)
+    if not np.all(flat == flat[:, :1]):
+        raise ValueError(
+            f"layer {layer.label!r}: a learnable v_bias is one value per channel, but it differs "
+            "within a channel"
+        )
+    return flat[:, 0].copy()
+
+
+class SpikingModule(nn.Module):
+    """``module(frames)``: frames (batch, T, *input.shape) -> logits (batch, n_classes).
+
+    ``forward(frames, record=True)`` also returns each spiking layer's spikes, shape
+    (batch, n_steps, *layer.shape). ``n_steps`` defaults to ``T + latency``.
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        surrogate: str = "fast_sigmoid",
+        surrogate_scale: float | None = None,
+        detach_reset: bool = True,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        super().__init__()
+        self.graph: DeepGraph = deep_graph(net)
+        self.network = net
+        self.surrogate = surrogate
+        self.surrogate_scale = check_surrogate(surrogate, surrogate_scale)
+        self.detach_reset = bool(detach_reset)
+        self.dt = float(net.dt)
+        self.kernels = nn.ParameterDict()
+        self.fixed_kernels: dict[str, torch.Tensor] = {}
+        for proj in self.graph.projections:
+            kernel = torch.tensor(proj.kernel(), dtype=dtype)
+            if proj.connector.trainable:  # type: ignore[attr-defined]
+                self.kernels[self._key(proj)] = nn.Parameter(kernel)
+            else:
+                self.register_buffer(f"fixed_{self._key(proj)}", kernel)
+        self.tau_m = nn.ParameterDict()
+        self.v_thresh = nn.ParameterDict()
+        self.v_bias = nn.ParameterDict()
+        for i, layer in enumerate(self.graph.layers):
+            model = layer.population.model
+            if not isinstance(model, DeltaLIF):
+                raise ValueError(f"layer {layer.label!r} is not a DeltaLIF")
+            params = layer.population.params
+            key = f"l{i}"
+            shape = layer.shape
+            if "tau_m" in model.learn:
+                tau = _uniform(layer, "tau_m", params["tau_m"])
+                self.tau_m[key] = nn.Parameter(torch.tensor(tau, dtype=dtype))
+            else:
+                self.register_buffer(
+                    f"beta_{key}", torch.tensor(layer.beta.reshape(shape), dtype=dtype)
+                )
+            if layer.spiking:
+                if "v_thresh" in model.learn:
+                    th = _uniform(layer, "v_thresh", params["v_thresh"])
+                    self.v_thresh[key] = nn.Parameter(torch.tensor(th, dtype=dtype))
+                else:
+                    self.register_buffer(
+                        f"thresh_{key}", torch.tensor(layer.v_thresh.reshape(shape), dtype=dtype)
+                    )
+            if "v_bias" in model.learn:
+                bias = _per_channel(layer, params["v_bias"])
+                self.v_bias[key] = nn.Parameter(torch.tensor(bias, dtype=dtype))
+            else:
+                self.register_buffer(
+                    f"bias_{key}", torch.tensor(layer.v_bias.reshape(shape), dtype=dtype)
+                )
+
+    # -- parameters ------------------------------------------------------------------------
+    @staticmethod
+    def _key(proj: Projection) -> str:
+        return f"p{proj.index}"
+
+    def _kernel(self, proj: Projection) -> torch.Tensor:
+        key = self._key(proj)
+        if key in self.kernels:
+            return self.kernels[key]
+        return getattr(self, f"fixed_{key}")
+
+    def _beta(self, i: int) -> torch.Tensor:
+        key = f"l{i}"
+        if key in self.tau_m:
+            tau = self.tau_m[key].clamp(min=1e-3 * self.dt)
+            return torch.exp(-self.dt / tau)
+        return getattr(self, f"beta_{key}")
+
+    def _thresh(self, i: int) -> torch.Tensor:
+        key = f"l{i}"
+        if key in self.v_thresh:
+            return self.v_thresh[key].clamp(min=1e-6)
+        return getattr(self, f"thresh_{key}")
+
+    def _bias(self, i: int, layer: Layer) -> torch.Tensor:
+        key = f"l{i}"
+        if key in self.v_bias:
+            b = self.v_bias[key]
+            return b.reshape(-1, *([1] * (len(layer.shape) - 1)))
+        return getattr(self, f"bias_{key}")
+
+    # -- forward ---------------------------------------------------------------------------
+    def _project(self, proj: Projection, y: torch.Tensor) -> torch.Tensor:
+        """The projection's input to its post layer for a batch of pre outputs (N, *pre)."""
+        w = self._kernel(proj)
+        c = proj.connector
+        if isinstance(c, Conv2d):
+            return F.conv2d(y, w, stride=c.stride, padding=c.padding)
+        if isinstance(c, Pool2d):
+            channels = y.shape[1]
+            kernel = w.reshape(1, 1, 1, 1).expand(channels, 1, c.kernel_size, c.kernel_size)
+            return F.conv2d(y, kernel, stride=c.step, groups=channels)
+        if isinstance(c, Dense):
+            out = F.linear(y.reshape(y.shape[0], -1), w)
+            return out.reshape(y.shape[0], *proj.post.parent.shape)
+        raise ValueError(f"projection {proj.label!r}: no torch lowering for {c.name}")
+
+    def forward(
+        self, frames: torch.Tensor, n_steps: int | None = None, record: bool = False
+    ) -> Any:
+        g = self.graph
+        shape = g.input.shape
+        if frames.ndim != 2 + len(shape) or tuple(frames.shape[2:]) != shape:
+            raise ValueError(
+                f"frames of shape {tuple(frames.shape)}; expected (batch, T, "
+                f"{', '.join(map(str, shape))})"
+            )
+        batch, n_frames = frames.shape[:2]
+        steps = n_frames + g.latency if n_steps is None else int(n_steps)
+        if steps < 1:
+            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+        x = frames[:, :steps]
+        if steps > n_frames:
+            pad = x.new_zeros((batch, steps - n_frames, *shape))
+            x = torch.cat([x, pad], dim=1)
+        outputs: dict[int, torch.Tensor] = {g.input.index: x}
+        spikes: dict[str, torch.Tensor] = {}
+        for i, layer in enumerate(g.layers):
+            drive: torch.Tensor | None = None
+            for proj in layer.incoming:
+                y = outputs[proj.pre.parent.index][:, : steps - 1]
+                z = self._project(proj, y.reshape(batch * (steps - 1), *proj.pre.parent.shape))
+                z = z.reshape(batch, steps - 1, *layer.shape)
+                drive = z if drive is None else drive + z
+            if drive is None:  # pragma: no cover - deep_graph guarantees incoming projections
+                raise ValueError(f"layer {layer.label!r} has no input")
+            drive = torch.cat([drive.new_zeros((batch, 1, *layer.shape)), drive], dim=1)
+            out = self._scan(i, layer, drive)
+            outputs[layer.population.index] = out
+            if layer.spiking:
+                spikes[layer.label] = out
+        logits = outputs[g.readout.population.index].mean(dim=1)
+        return (logits, spikes) if record else logits
+
+    def _scan(self, i: int, layer: Layer, drive: torch.Tensor) -> torch.Tensor:
+        beta, bias = self._beta(i), self._bias(i, layer)
+        v = torch.zeros_like(drive[:, 0])
+        out = []
+        if not layer.spiking:
+            for m in range(drive.shape[1]):
+                v = (beta * v + drive[:, m]) + bias
+                out.append(v)
+            return torch.stack(out, dim=1)
+        thresh = self._thresh(i)
+        for m in range(drive.shape[1]):
+            v = (beta * v + drive[:, m]) + bias
+            s = spike(v - thresh, self.surrogate, self.surrogate_scale)
+            r = s.detach() if self.detach_reset else s
+            v = v - r * thresh if layer.reset_subtract else v * (1.0 - r)
+            out.append(s)
+        return torch.stack(out, dim=1)
+
+    # -- export ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def export(self) -> Network:
+        """Write the trained kernels and layer parameters back into the network; return it."""
+        for proj in self.graph.projections:
+            if self._key(proj) in self.kernels:
+                proj.set_kernel(self.kernels[self._key(proj)].detach().double().cpu().numpy())
+        for i, layer in enumerate(self.graph.layers):
+            key = f"l{i}"
+            pop = layer.population
+            values: dict[str, Any] = {}
+            if key in self.tau_m:
+                values["tau_m"] = float(self.tau_m[key].clamp(min=1e-3 * self.dt))
+            if key in self.v_thresh:
+                values["v_thresh"] = float(self.v_thresh[key].clamp(min=1e-6))
+            if key in self.v_bias:
+                b = self.v_bias[key].detach().double().cpu().numpy()
+                per_neuron = np.broadcast_to(
+                    b.reshape(-1, *([1] * (len(layer.shape) - 1))), layer.shape
+                )
+                values["v_bias"] = per_neuron.reshape(-1).copy()
+            if values:
+                pop.set_params(**values)
+        self.graph = deep_graph(self.network)
+        return self.network
+
+    def extra_repr(self) -> str:
+        names = " -> ".join([self.graph.input.label] + [layer.label for layer in self.graph.layers])
+        return (
+            f"{names}, surrogate={self.surrogate}({self.surrogate_scale:g}), "
+            f"latency={self.graph.latency}, dt={self.dt:g}"
+        )
+
+
+def n_parameters(module: nn.Module) -> int:
+    """Number of trainable scalars."""
+    return int(sum(math.prod(p.shape) for p in module.parameters() if p.requires_grad))
