@@ -67,8 +67,10 @@ class SpikingModule(nn.Module):
         surrogate_scale: float | None = None,
         detach_reset: bool = True,
         dtype: torch.dtype = torch.float32,
+        fused: bool = True,
     ) -> None:
         super().__init__()
+        self.fused = bool(fused)
         self.graph: DeepGraph = deep_graph(net)
         self.network = net
         self.surrogate = surrogate
@@ -152,12 +154,15 @@ class SpikingModule(nn.Module):
         """The projection's input to its post layer for a batch of pre outputs (N, *pre)."""
         w = self._kernel(proj)
         c = proj.connector
+        # channels-last convolutions run 3-4x faster (forward + backward) on CPU with oneDNN
+        cl = torch.channels_last
         if isinstance(c, Conv2d):
+            y, w = y.contiguous(memory_format=cl), w.contiguous(memory_format=cl)
             return F.conv2d(y, w, stride=c.stride, padding=c.padding)
         if isinstance(c, Pool2d):
             channels = y.shape[1]
             kernel = w.reshape(1, 1, 1, 1).expand(channels, 1, c.kernel_size, c.kernel_size)
-            return F.conv2d(y, kernel, stride=c.step, groups=channels)
+            return F.conv2d(y.contiguous(), kernel, stride=c.step, groups=channels)
         if isinstance(c, Dense):
             out = F.linear(y.reshape(y.shape[0], -1), w)
             return out.reshape(y.shape[0], *proj.post.parent.shape)
@@ -202,6 +207,16 @@ class SpikingModule(nn.Module):
 
     def _scan(self, i: int, layer: Layer, drive: torch.Tensor) -> torch.Tensor:
         beta, bias = self._beta(i), self._bias(i, layer)
+        if layer.spiking and self.detach_reset and self.fused:
+            return _LIFScan.apply(  # type: ignore[no-any-return]
+                drive,
+                beta,
+                self._thresh(i),
+                bias,
+                layer.reset_subtract,
+                self.surrogate,
+                self.surrogate_scale,
+            )
         v = torch.zeros_like(drive[:, 0])
         out = []
         if not layer.spiking:
@@ -249,6 +264,85 @@ class SpikingModule(nn.Module):
         return (
             f"{names}, surrogate={self.surrogate}({self.surrogate_scale:g}), "
             f"latency={self.graph.latency}, dt={self.dt:g}"
+        )
+
+
+class _LIFScan(torch.autograd.Function):
+    r"""The DeltaLIF recurrence over all steps with a hand-written backward pass.
+
+    Same arithmetic as the step-by-step autograd loop (``u = (beta v + I) + v_bias``,
+    ``s = H(u - v_thresh)``, detached reset), but one graph node per layer instead of a dozen per
+    step: the forward loop runs without autograd bookkeeping and the backward loop applies
+
+    .. math::
+
+        g_u^m = \frac{\partial L}{\partial s^m} \sigma'(u^m - \theta)
+              + g_v^m \frac{\partial v^m}{\partial u^m}, \qquad
+        g_v^{m-1} = \beta g_u^m, \qquad
+        \frac{\partial L}{\partial I^m} = g_u^m
+
+    with :math:`\partial v/\partial u = 1` (subtract) or :math:`1 - s` (zero), accumulating
+    :math:`\sum_m g_u^m v^{m-1}` for beta, :math:`\sum_m g_u^m` for v_bias and
+    :math:`-\sum_m (\partial L/\partial s^m \sigma' + g_v^m s^m [subtract])` for the threshold.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        drive: torch.Tensor,
+        beta: torch.Tensor,
+        thresh: torch.Tensor,
+        bias: torch.Tensor,
+        subtract: bool,
+        surrogate: str,
+        scale: float,
+    ) -> torch.Tensor:
+        u_all = torch.empty_like(drive)
+        s_all = torch.empty_like(drive)
+        v = torch.zeros_like(drive[:, 0])
+        for m in range(drive.shape[1]):
+            u = torch.add(beta * v, drive[:, m]).add_(bias)
+            u_all[:, m] = u
+            s = (u - thresh > 0).to(drive.dtype)
+            s_all[:, m] = s
+            v = u - s * thresh if subtract else u * (1.0 - s)
+        ctx.save_for_backward(u_all, s_all, beta, thresh, bias)
+        ctx.subtract, ctx.surrogate, ctx.scale = subtract, surrogate, scale
+        return s_all
+
+    @staticmethod
+    def backward(ctx: Any, grad_s: torch.Tensor) -> tuple[Any, ...]:
+        from snn.deep.surrogate import SURROGATES
+
+        u_all, s_all, beta, thresh, bias = ctx.saved_tensors
+        sigma = SURROGATES.get(ctx.surrogate)
+        subtract = ctx.subtract
+        g_drive = torch.empty_like(grad_s)
+        g_v = torch.zeros_like(grad_s[:, 0])
+        g_beta = torch.zeros_like(grad_s[:, 0])
+        g_thresh = torch.zeros_like(grad_s[:, 0])
+        for m in range(grad_s.shape[1] - 1, -1, -1):
+            u, s = u_all[:, m], s_all[:, m]
+            g_spike = grad_s[:, m] * sigma(u - thresh, ctx.scale)
+            g_u = g_spike + (g_v if subtract else g_v * (1.0 - s))
+            g_drive[:, m] = g_u
+            g_thresh -= g_spike
+            if subtract:
+                g_thresh -= g_v * s
+            if m > 0:
+                u_prev, s_prev = u_all[:, m - 1], s_all[:, m - 1]
+                v_prev = u_prev - s_prev * thresh if subtract else u_prev * (1.0 - s_prev)
+                g_beta += g_u * v_prev
+            g_v = g_u * beta
+        g_bias = g_drive.sum(dim=1)
+        return (
+            g_drive,
+            g_beta.sum_to_size(beta.shape) if ctx.needs_input_grad[1] else None,
+            g_thresh.sum_to_size(thresh.shape) if ctx.needs_input_grad[2] else None,
+            g_bias.sum_to_size(bias.shape) if ctx.needs_input_grad[3] else None,
+            None,
+            None,
+            None,
         )
 
 
