@@ -208,7 +208,7 @@ class SpikingModule(nn.Module):
     def _scan(self, i: int, layer: Layer, drive: torch.Tensor) -> torch.Tensor:
         beta, bias = self._beta(i), self._bias(i, layer)
         if layer.spiking and self.detach_reset and self.fused:
-            return _LIFScan.apply(  # type: ignore[no-any-return]
+            return _LIFScan.apply(
                 drive,
                 beta,
                 self._thresh(i),
