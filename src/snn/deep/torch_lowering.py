@@ -162,7 +162,8 @@ class SpikingModule(nn.Module):
         if isinstance(c, Pool2d):
             channels = y.shape[1]
             kernel = w.reshape(1, 1, 1, 1).expand(channels, 1, c.kernel_size, c.kernel_size)
-            return F.conv2d(y.contiguous(), kernel, stride=c.step, groups=channels)
+            y, kernel = y.contiguous(memory_format=cl), kernel.contiguous(memory_format=cl)
+            return F.conv2d(y, kernel, stride=c.step, groups=channels)
         if isinstance(c, Dense):
             out = F.linear(y.reshape(y.shape[0], -1), w)
             return out.reshape(y.shape[0], *proj.post.parent.shape)
@@ -182,34 +183,56 @@ class SpikingModule(nn.Module):
         steps = n_frames + g.latency if n_steps is None else int(n_steps)
         if steps < 1:
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-        x = frames[:, :steps]
-        if steps > n_frames:
-            pad = x.new_zeros((batch, steps - n_frames, *shape))
-            x = torch.cat([x, pad], dim=1)
-        outputs: dict[int, torch.Tensor] = {g.input.index: x}
-        spikes: dict[str, torch.Tensor] = {}
+        # time-major throughout: a layer's outputs of steps 0..S-2 are one contiguous block,
+        # the batch of frames its projections convolve at once
+        outputs: dict[int, torch.Tensor] = {g.input.index: frames.transpose(0, 1)}
         for i, layer in enumerate(g.layers):
             drive: torch.Tensor | None = None
             for proj in layer.incoming:
-                y = outputs[proj.pre.parent.index][:, : steps - 1]
-                z = self._project(proj, y.reshape(batch * (steps - 1), *proj.pre.parent.shape))
-                z = z.reshape(batch, steps - 1, *layer.shape)
+                y = outputs[proj.pre.parent.index]
+                # outputs of step m drive step m + 1: steps beyond S - 1 reach nothing, and
+                # missing input frames are zero (no synaptic input, no work)
+                z = self._project_steps(proj, y[: min(y.shape[0], steps - 1)], batch)
+                if drive is not None and z.shape[0] != drive.shape[0]:
+                    short, long_ = sorted((z, drive), key=lambda t: t.shape[0])
+                    pad = short.new_zeros((long_.shape[0] - short.shape[0], *short.shape[1:]))
+                    z, drive = torch.cat([short, pad]), long_
                 drive = z if drive is None else drive + z
             if drive is None:  # pragma: no cover - deep_graph guarantees incoming projections
                 raise ValueError(f"layer {layer.label!r} has no input")
-            drive = torch.cat([drive.new_zeros((batch, 1, *layer.shape)), drive], dim=1)
-            out = self._scan(i, layer, drive)
-            outputs[layer.population.index] = out
-            if layer.spiking:
-                spikes[layer.label] = out
-        logits = outputs[g.readout.population.index].mean(dim=1)
-        return (logits, spikes) if record else logits
+            outputs[layer.population.index] = self._scan(i, layer, drive, steps)
+        logits = outputs[g.readout.population.index].mean(dim=0).reshape(batch, -1)
+        if not record:
+            return logits
+        spikes = {
+            layer.label: outputs[layer.population.index].transpose(0, 1)
+            for layer in g.layers
+            if layer.spiking
+        }
+        return logits, spikes
 
-    def _scan(self, i: int, layer: Layer, drive: torch.Tensor) -> torch.Tensor:
+    def _project_steps(self, proj: Projection, y: torch.Tensor, batch: int) -> torch.Tensor:
+        """The projection's input to its post layer for outputs y (D, batch, *pre.shape)."""
+        d = y.shape[0]
+        pre_shape = proj.pre.parent.shape
+        if d == 0:
+            return y.new_zeros((0, batch, *proj.post.parent.shape))
+        if len(pre_shape) == 3:
+            # channels-last (D*batch, C, H, W): a view when y came from a scan, one copy for frames
+            flat = y.reshape(d * batch, *pre_shape)
+            flat = flat.contiguous(memory_format=torch.channels_last)
+        else:
+            flat = y.reshape(d * batch, *pre_shape)
+        z = self._project(proj, flat)
+        return z.reshape(d, batch, *proj.post.parent.shape)
+
+    def _scan(self, i: int, layer: Layer, drive: torch.Tensor, steps: int) -> torch.Tensor:
+        """Outputs (steps, batch, *shape) of a layer whose input to steps 1..D is ``drive``."""
         beta, bias = self._beta(i), self._bias(i, layer)
         if layer.spiking and self.detach_reset and self.fused:
             return _LIFScan.apply(
                 drive,
+                steps,
                 beta,
                 self._thresh(i),
                 bias,
@@ -217,21 +240,20 @@ class SpikingModule(nn.Module):
                 self.surrogate,
                 self.surrogate_scale,
             )
-        v = torch.zeros_like(drive[:, 0])
+        v = torch.zeros_like(drive[0])
         out = []
-        if not layer.spiking:
-            for m in range(drive.shape[1]):
-                v = (beta * v + drive[:, m]) + bias
+        thresh = self._thresh(i) if layer.spiking else None
+        for m in range(steps):
+            v = beta * v + drive[m - 1] if 0 < m <= drive.shape[0] else beta * v
+            v = v + bias
+            if thresh is None:
                 out.append(v)
-            return torch.stack(out, dim=1)
-        thresh = self._thresh(i)
-        for m in range(drive.shape[1]):
-            v = (beta * v + drive[:, m]) + bias
+                continue
             s = spike(v - thresh, self.surrogate, self.surrogate_scale)
             r = s.detach() if self.detach_reset else s
             v = v - r * thresh if layer.reset_subtract else v * (1.0 - r)
             out.append(s)
-        return torch.stack(out, dim=1)
+        return torch.stack(out)
 
     # -- export ----------------------------------------------------------------------------
     @torch.no_grad()
@@ -290,6 +312,7 @@ class _LIFScan(torch.autograd.Function):
     def forward(
         ctx: Any,
         drive: torch.Tensor,
+        steps: int,
         beta: torch.Tensor,
         thresh: torch.Tensor,
         bias: torch.Tensor,
@@ -297,17 +320,37 @@ class _LIFScan(torch.autograd.Function):
         surrogate: str,
         scale: float,
     ) -> torch.Tensor:
-        u_all = torch.empty_like(drive)
-        s_all = torch.empty_like(drive)
-        v = torch.zeros_like(drive[:, 0])
-        for m in range(drive.shape[1]):
-            u = torch.add(beta * v, drive[:, m]).add_(bias)
-            u_all[:, m] = u
+        n_drive = drive.shape[0]
+        u_all = _empty_steps(drive, steps)
+        s_all = _empty_steps(drive, steps)
+        ctx.subtract, ctx.surrogate, ctx.scale, ctx.n_drive = subtract, surrogate, scale, n_drive
+        if drive.device.type == "cpu":
+            from snn.deep import scan_kernels
+
+            full = drive.shape[1:]
+            scan_kernels.lif_forward(
+                _memory_order(drive),
+                steps,
+                _memory_order(beta.expand(full)).reshape(-1),
+                _memory_order(thresh.expand(full)).reshape(-1),
+                _memory_order(bias.expand(full)).reshape(-1),
+                subtract,
+                _memory_order(u_all),
+                _memory_order(s_all),
+            )
+            ctx.save_for_backward(u_all, s_all, beta, thresh, bias)
+            return s_all
+        v = torch.zeros_like(drive[0])
+        for m in range(steps):
+            u = beta * v
+            if 0 < m <= n_drive:
+                u = u + drive[m - 1]
+            u = u + bias
+            u_all[m] = u
             s = (u - thresh > 0).to(drive.dtype)
-            s_all[:, m] = s
+            s_all[m] = s
             v = u - s * thresh if subtract else u * (1.0 - s)
         ctx.save_for_backward(u_all, s_all, beta, thresh, bias)
-        ctx.subtract, ctx.surrogate, ctx.scale = subtract, surrogate, scale
         return s_all
 
     @staticmethod
@@ -317,33 +360,93 @@ class _LIFScan(torch.autograd.Function):
         u_all, s_all, beta, thresh, bias = ctx.saved_tensors
         sigma = SURROGATES.get(ctx.surrogate)
         subtract = ctx.subtract
-        g_drive = torch.empty_like(grad_s)
-        g_v = torch.zeros_like(grad_s[:, 0])
-        g_beta = torch.zeros_like(grad_s[:, 0])
-        g_thresh = torch.zeros_like(grad_s[:, 0])
-        for m in range(grad_s.shape[1] - 1, -1, -1):
-            u, s = u_all[:, m], s_all[:, m]
-            g_spike = grad_s[:, m] * sigma(u - thresh, ctx.scale)
+        steps = grad_s.shape[0]
+        g_drive = _empty_steps(grad_s, ctx.n_drive)
+        if grad_s.device.type == "cpu":
+            from snn.deep import scan_kernels
+
+            full = grad_s.shape[1:]
+            n = math.prod(full)
+            acc = [np.zeros(n) for _ in range(3)]
+            scan_kernels.lif_backward(
+                _memory_order(grad_s),
+                _memory_order(u_all),
+                _memory_order(s_all),
+                _memory_order(beta.expand(full)).reshape(-1),
+                _memory_order(thresh.expand(full)).reshape(-1),
+                subtract,
+                scan_kernels.SURROGATE_CODES[ctx.surrogate],
+                float(ctx.scale),
+                _memory_order(g_drive),
+                *acc,
+            )
+            sums = [_from_memory_order(a, full, grad_s.dtype) for a in acc]
+            return (
+                g_drive,
+                None,
+                sums[0].sum_to_size(beta.shape) if ctx.needs_input_grad[2] else None,
+                sums[1].sum_to_size(thresh.shape) if ctx.needs_input_grad[3] else None,
+                sums[2].sum_to_size(bias.shape) if ctx.needs_input_grad[4] else None,
+                None,
+                None,
+                None,
+            )
+        g_v = torch.zeros_like(grad_s[0])
+        g_beta = torch.zeros_like(grad_s[0])
+        g_thresh = torch.zeros_like(grad_s[0])
+        g_bias = torch.zeros_like(grad_s[0])
+        for m in range(steps - 1, -1, -1):
+            u, s = u_all[m], s_all[m]
+            g_spike = grad_s[m] * sigma(u - thresh, ctx.scale)
             g_u = g_spike + (g_v if subtract else g_v * (1.0 - s))
-            g_drive[:, m] = g_u
+            if 0 < m <= ctx.n_drive:
+                g_drive[m - 1] = g_u
+            g_bias += g_u
             g_thresh -= g_spike
             if subtract:
                 g_thresh -= g_v * s
             if m > 0:
-                u_prev, s_prev = u_all[:, m - 1], s_all[:, m - 1]
+                u_prev, s_prev = u_all[m - 1], s_all[m - 1]
                 v_prev = u_prev - s_prev * thresh if subtract else u_prev * (1.0 - s_prev)
                 g_beta += g_u * v_prev
             g_v = g_u * beta
-        g_bias = g_drive.sum(dim=1)
         return (
             g_drive,
-            g_beta.sum_to_size(beta.shape) if ctx.needs_input_grad[1] else None,
-            g_thresh.sum_to_size(thresh.shape) if ctx.needs_input_grad[2] else None,
-            g_bias.sum_to_size(bias.shape) if ctx.needs_input_grad[3] else None,
+            None,
+            g_beta.sum_to_size(beta.shape) if ctx.needs_input_grad[2] else None,
+            g_thresh.sum_to_size(thresh.shape) if ctx.needs_input_grad[3] else None,
+            g_bias.sum_to_size(bias.shape) if ctx.needs_input_grad[4] else None,
             None,
             None,
             None,
         )
+
+
+def _memory_order(t: torch.Tensor) -> np.ndarray:
+    """A NumPy view (or copy) of a CPU tensor (..., C, H, W) or (..., n) in the memory order of
+    :func:`_empty_steps` (channels last), flattened to (leading, rest)."""
+    if t.ndim >= 4:
+        t = t.permute(*range(t.ndim - 3), t.ndim - 2, t.ndim - 1, t.ndim - 3)
+    t = t.detach().contiguous()
+    arr = t.numpy()
+    return arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr
+
+
+def _from_memory_order(arr: np.ndarray, full: torch.Size, dtype: torch.dtype) -> torch.Tensor:
+    """Inverse of :func:`_memory_order` for per-element values of a (batch, *shape) tensor."""
+    if len(full) == 4:
+        b, c, h, w = full
+        return torch.from_numpy(arr.reshape(b, h, w, c)).permute(0, 3, 1, 2).to(dtype)
+    return torch.from_numpy(arr.reshape(tuple(full))).to(dtype)
+
+
+def _empty_steps(like: torch.Tensor, steps: int) -> torch.Tensor:
+    """An uninitialised (steps, batch, *shape) tensor, channels-last per step for (C, H, W)."""
+    shape = like.shape[1:]
+    if len(shape) == 4:  # batch, C, H, W
+        b, c, h, w = shape
+        return like.new_empty((steps, b, h, w, c)).permute(0, 1, 4, 2, 3)
+    return like.new_empty((steps, *shape))
 
 
 def n_parameters(module: nn.Module) -> int:
