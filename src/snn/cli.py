@@ -1,4 +1,4 @@
-"""The ``snn`` command line: ``simulate``, ``deploy``, ``demo``, ``backends`` and ``info``.
+"""The ``snn`` command line: ``simulate``, ``deploy``, ``demo``, ``train``, ``backends``, ``info``.
 
 ::
 
@@ -6,6 +6,7 @@
     snn deploy MODEL.h5 --target spinnaker [--virtual | --machine HOST | --spalloc URL]
     snn deploy MODEL.h5 --target nest --duration 1.0 --out RESULT.h5
     snn demo --out snn-demo            # Vogels-Abbott CUBA: network, recording, raster
+    snn train dvs-gesture --data ROOT --out RUN  # surrogate-gradient training (torchrun too)
     snn backends                       # which backends can run here, and why not
     snn info FILE.h5                   # summary of a saved network or recording
 
@@ -482,6 +483,225 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# snn train
+# ---------------------------------------------------------------------------------------------
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _nonnegative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+#: the input downsampling each model is built for (Cordone et al.: 128x128; NeuroBench: 32x32)
+_TRAIN_DEFAULT_DOWNSAMPLE = {"cordone": 1, "csnn": 4}
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from snn.training import TrainConfig, init_distributed, shutdown_distributed, train
+        from snn.training.gesture import (
+            DEFAULT_CACHE_FOLDER,
+            generate_synthetic_gestures,
+            gesture_datasets,
+        )
+    except ModuleNotFoundError as exc:
+        if exc.name in ("torch", "tonic"):
+            raise CommandError(
+                f"snn train needs {exc.name}, which is not installed (pip install {exc.name})"
+            ) from exc
+        raise
+    data = Path(args.data)
+    downsample = args.downsample or _TRAIN_DEFAULT_DOWNSAMPLE.get(args.model, 1)
+    cache_dir = None if args.no_cache else Path(args.cache_dir or data / DEFAULT_CACHE_FOLDER)
+    data_description = {
+        "dataset": args.dataset,
+        "time_bins": args.time_bins,
+        "downsample": downsample,
+        "representation": args.representation,
+        "denoise_filter_time": args.denoise,
+        "clip": args.clip,
+        "synthetic": None
+        if args.synthetic is None
+        else {"n_train": args.synthetic, "n_test": args.synthetic_test, "seed": args.data_seed},
+    }
+    model_options = {} if args.channels is None else {"channels": args.channels}
+    config = TrainConfig(
+        model=args.model,
+        model_options=model_options,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        lr_min=args.lr_min,
+        weight_decay=args.weight_decay,
+        surrogate=args.surrogate,
+        surrogate_scale=args.surrogate_scale,
+        seed=args.seed,
+        data=data_description,
+    )
+    ctx = init_distributed(args.device)
+    try:
+        if args.synthetic is not None:
+
+            def generate() -> Path:
+                start = time.perf_counter()
+                folder = generate_synthetic_gestures(
+                    data,
+                    args.synthetic,
+                    args.synthetic_test,
+                    seed=args.data_seed,
+                    workers=max(1, args.workers),
+                )
+                if ctx.is_main:
+                    print(
+                        f"synthetic DVS gestures in {folder} ({time.perf_counter() - start:.1f} s)"
+                    )
+                return folder
+
+            ctx.on_each_machine(generate)  # the same seed gives the same set on every machine
+        start = time.perf_counter()
+        train_set, test_set = gesture_datasets(
+            data,
+            time_bins=args.time_bins,
+            downsample=downsample,
+            representation=args.representation,
+            denoise_filter_time=args.denoise,
+            clip=args.clip,
+            cache_dir=cache_dir,
+            ctx=ctx,
+        )
+        if ctx.is_main:
+            where = "" if cache_dir is None else f", frame cache {cache_dir}"
+            print(
+                f"{args.dataset}: {len(train_set)} training and {len(test_set)} test samples "
+                f"from {data}{where} ({time.perf_counter() - start:.1f} s)"
+            )
+        result = train(
+            config,
+            train_set,
+            test_set,
+            Path(args.out),
+            resume=args.resume,
+            stop_after=args.stop_after,
+            device=ctx.device,
+            num_workers=args.workers,
+            progress=not args.no_progress,
+        )
+    finally:
+        shutdown_distributed()
+    if ctx.is_main and result.history["epoch"]:
+        steps = result.history["step_time"]
+        epochs = result.history["epoch_time"]
+        print(
+            f"timing: {1e3 * sum(steps) / len(steps):.1f} ms per training step (batch "
+            f"{args.batch_size}), {sum(epochs) / len(epochs):.1f} s per epoch with evaluation"
+        )
+        print("wrote: " + ", ".join(str(p) for p in result.files.values()))
+    return EXIT_OK
+
+
+def _add_train_parser(commands: argparse._SubParsersAction) -> None:
+    """``snn train DATASET ...``: surrogate-gradient training (see :mod:`snn.training`)."""
+    p = commands.add_parser(
+        "train",
+        help="train a deep spiking network with surrogate gradients (torchrun for several "
+        "processes or machines)",
+    )
+    datasets = p.add_subparsers(dest="dataset", metavar="DATASET", required=True)
+    d = datasets.add_parser(
+        "dvs-gesture",
+        help="DVS128 Gesture in Tonic's layout (or a synthetic stand-in with --synthetic N)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="several processes (one per GPU, or CPU processes with gloo):\n"
+        "  torchrun --nproc_per_node 4 -m snn.cli train dvs-gesture --data ROOT ...\n"
+        "several machines: the same on each, with --nnodes N --node-rank R\n"
+        "  --rdzv-backend c10d --rdzv-endpoint HOST:PORT; --data must exist on every machine,\n"
+        "  and rank 0 (on --node-rank 0) alone writes --out",
+    )
+    d.add_argument("--data", metavar="ROOT", required=True, help="Tonic's save_to folder")
+    d.add_argument(
+        "--synthetic",
+        type=_positive,
+        metavar="N",
+        help="first write N synthetic training samples into ROOT (kept; extended if fewer)",
+    )
+    d.add_argument(
+        "--synthetic-test", type=_positive, metavar="M", help="synthetic test samples (N/4)"
+    )
+    d.add_argument(
+        "--data-seed", type=_natural, default=0, metavar="S", help="synthetic set's seed, 0"
+    )
+    d.add_argument("--model", default="cordone", metavar="NAME", help="cordone (default), csnn")
+    d.add_argument(
+        "--channels", type=_positive, metavar="C", help="csnn: channels per convolution (32)"
+    )
+    d.add_argument(
+        "--epochs", type=_positive, default=30, metavar="E", help="cosine schedule length, 30"
+    )
+    d.add_argument(
+        "--stop-after", type=_positive, metavar="K", help="leave after epoch K (resume later)"
+    )
+    d.add_argument(
+        "--batch-size", type=_positive, default=16, metavar="B", help="per process, default 16"
+    )
+    d.add_argument(
+        "--time-bins", type=_positive, default=16, metavar="T", help="frames per sample, 16"
+    )
+    d.add_argument(
+        "--downsample",
+        type=_positive,
+        metavar="F",
+        help="spatial pooling factor F of the 128x128 sensor (default: cordone 1, csnn 4)",
+    )
+    d.add_argument(
+        "--representation",
+        default="counts",
+        metavar="NAME",
+        help="counts (default: OFF, ON channels) or polarity (one channel: ON - OFF)",
+    )
+    d.add_argument("--denoise", type=_positive, metavar="US", help="denoise filter time (us)")
+    d.add_argument(
+        "--clip", type=_positive, metavar="N", help="largest event count per pixel and bin"
+    )
+    d.add_argument("--cache-dir", metavar="DIR", help="frame cache (ROOT/snn-frame-cache)")
+    d.add_argument("--no-cache", action="store_true", help="convert events on every read")
+    d.add_argument(
+        "--surrogate",
+        default="fast_sigmoid",
+        metavar="NAME",
+        help="fast_sigmoid (default), atan, sigmoid or triangle (snn.deep.surrogate)",
+    )
+    d.add_argument(
+        "--surrogate-scale", type=_positive_float, metavar="K", help="surrogate width (1/V)"
+    )
+    d.add_argument("--optimizer", default="adam", metavar="NAME", help="adam (default), radam")
+    d.add_argument("--lr", type=_positive_float, default=1e-3, help="peak learning rate, 1e-3")
+    d.add_argument("--lr-min", type=_nonnegative_float, default=0.0, help="cosine floor, 0")
+    d.add_argument("--weight-decay", type=_nonnegative_float, default=0.0, help="default 0")
+    d.add_argument(
+        "--seed", type=_natural, default=0, metavar="S", help="weights, shuffling, RNGs; 0"
+    )
+    d.add_argument("--out", metavar="DIR", default="snn-train", help="default: ./snn-train")
+    d.add_argument("--resume", action="store_true", help="continue the run in --out")
+    d.add_argument(
+        "--workers", type=_natural, default=0, metavar="N", help="DataLoader workers, default 0"
+    )
+    d.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    d.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    d.set_defaults(handler=_cmd_train)
+
+
+# ---------------------------------------------------------------------------------------------
 # parser and entry point
 # ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
@@ -545,6 +765,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("info", help="summary of a saved network or recording")
     p.add_argument("file", metavar="FILE.h5")
     p.set_defaults(handler=_cmd_info)
+
+    _add_train_parser(commands)
     return parser
 
 
