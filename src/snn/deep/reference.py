@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from snn.deep.graph import DeepGraph
+from snn.recording import Recording, SpikeTrains, Trace
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,37 @@ class DeepResult:
     @property
     def prediction(self) -> int:
         return int(np.argmax(self.logits))
+
+    def to_recording(self, backend: str, readout: str = "readout") -> Recording:
+        """The run as a :class:`~snn.recording.Recording` (spikes of every layer, the readout's
+        ``v`` trace, synaptic events in the metadata), to save or to measure."""
+        rec = Recording(
+            dt=self.dt,
+            duration=self.n_steps * self.dt,
+            backend=backend,
+            seed=0,
+            metadata={"synaptic_events": dict(self.synaptic_events), "deep": True},
+        )
+        for label, spikes in self.spikes.items():
+            flat = spikes.reshape(self.n_steps, -1)
+            steps, ids = np.nonzero(flat)
+            rec.spikes[label] = SpikeTrains(
+                population=label,
+                neurons=np.arange(flat.shape[1], dtype=np.int64),
+                times=steps.astype(np.float64) * self.dt,
+                ids=ids.astype(np.int64),
+            )
+        n_out = self.readout_v.shape[1]
+        rec.traces[readout] = {
+            "v": Trace(
+                "v",
+                "V",
+                np.arange(self.n_steps, dtype=np.float64) * self.dt,
+                self.readout_v.copy(),
+                np.arange(n_out, dtype=np.int64),
+            )
+        }
+        return rec
 
 
 def run_reference(

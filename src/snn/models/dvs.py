@@ -79,7 +79,6 @@ def cordone_network(
         n_classes, LeakyIntegrator(tau_m=tau_m, learn=("v_bias",)), label="readout"
     )
     net.connect(h, out, Dense(), weight=_fan_in_uniform(h.size, weight_gain), label="readout_w")
-    net.record(out, "v")
     return net
 
 
@@ -116,5 +115,4 @@ def csnn_network(
     )
     fan_in = p2.shape[0] * 25
     net.connect(p2, out, conv3, weight=_fan_in_uniform(fan_in, weight_gain), label="readout_w")
-    net.record(out, "v")
     return net
