@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,16 @@ def model_file(tmp_path: Path) -> Path:
     return path
 
 
+#: a real event-camera recording (Tonic's AEDAT4 test sample) when ../shared is beside the repo
+REAL_RECORDING = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "real_events"
+    / "dvxplorer_sample.aedat4"
+)
+
+
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = main(argv)
     out, err = capsys.readouterr()
@@ -41,13 +52,34 @@ def test_demo_writes_network_recording_and_raster(
 ) -> None:
     out_dir = tmp_path / "demo"
     argv = ["demo", "--out", str(out_dir), "--backend", "numpy", "--n", "200"]
+    # a tiny event-camera part (the default trains on 550 gestures); a real recording if at hand
+    argv += ["--gestures", "33", "--gesture-epochs", "1"]
+    if REAL_RECORDING.is_file():
+        argv += ["--events", str(REAL_RECORDING)]
     code, out, err = run([*argv, "--duration", "0.05", "--no-progress"], capsys)
     assert code == 0, err
     assert sorted(p.name for p in out_dir.iterdir()) == [
+        "dvs",
         "raster.png",
         "recording.h5",
         "vogels_abbott.h5",
     ]
+    dvs = out_dir / "dvs"
+    for name in ("train/model.h5", "gesture_spikes.h5", "gesture_raster.png"):
+        assert (dvs / name).is_file(), name
+    agreement = re.search(r"equal torch's on (\d+)/(\d+) test samples", out)
+    assert agreement is not None, out
+    same, total = map(int, agreement.groups())
+    assert total == 11 and same >= total - 1
+    assert "T = 1 accumulated-frame baseline" in out
+    deep_rec = load_recording(dvs / "gesture_spikes.h5")
+    assert set(deep_rec.spikes) == {"conv1", "conv2", "conv3", "conv4"}
+    if REAL_RECORDING.is_file():
+        # the DVXplorer sample: 111,954 events on a 320x240 sensor, cropped to 128x128
+        assert "111,954 events from a 320x240 sensor" in out
+        assert re.search(r"-> class \d+ \(", out)
+    else:
+        assert "no real recording given" in out
     assert (out_dir / "raster.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     net = load_network(out_dir / "vogels_abbott.h5")
     assert sum(p.size for p in net.populations) == 200

@@ -239,6 +239,11 @@ class DemoContext:
     recording: Recording | None = None
     files: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    #: event-camera part: synthetic training samples (0 skips it), epochs, a real recording
+    gestures: int = 550
+    gesture_epochs: int = 8
+    events: Path | None = None
+    gesture_model: Path | None = None
 
     def require_network(self) -> Network:
         if self.network is None:
@@ -321,6 +326,56 @@ def _demo_spinnaker(ctx: DemoContext) -> str:
     )
 
 
+def _demo_gestures(ctx: DemoContext) -> str:
+    """Train the Cordone spiking CNN on synthetic DVS gestures; check it on Numba."""
+    if ctx.gestures == 0:
+        return "skipped (--gestures 0)"
+    from snn.training.demo import format_rates, gesture_demo, sparsity_text
+
+    n_test = max(11, ctx.gestures * 3 // 10)
+    res = gesture_demo(
+        ctx.out_dir / "dvs",
+        n_train=ctx.gestures,
+        n_test=n_test,
+        epochs=ctx.gesture_epochs,
+        seed=ctx.seed,
+        progress=ctx.progress,
+        log=lambda msg: print(f"    {msg}"),
+    )
+    ctx.files.extend(res.files.values())
+    ctx.gesture_model = res.files["model"]
+    same, total = res.numba_agreement
+    baseline = (
+        ""
+        if res.baseline_accuracy is None
+        else f"; T = 1 accumulated-frame baseline {res.baseline_accuracy:.1f} %"
+    )
+    return (
+        f"test accuracy {res.test_accuracy:.1f} % after {res.epochs} epochs "
+        f"({res.train_seconds:.0f} s){baseline}; Numba event-driven predictions equal torch's "
+        f"on {same}/{total} test samples; spikes per neuron and step "
+        f"{format_rates(res.layer_rates)}; "
+        f"{sparsity_text(res.synaptic_events, res.dense_synaptic_ops)}"
+    )
+
+
+def _demo_events(ctx: DemoContext) -> str:
+    """A real event-camera recording through the trained gesture network (if one is given)."""
+    if ctx.events is None:
+        return "no real recording given (--events FILE: .aedat4, .aedat, .raw, .dat, .bin); skipped"
+    if ctx.gesture_model is None:
+        return "skipped: no trained gesture network (--gestures 0)"
+    from snn.training.demo import format_rates, run_recording
+
+    info = run_recording(ctx.gesture_model, ctx.events)
+    return (
+        f"{ctx.events.name}: {info['events']:,} events from a {info['sensor']} sensor, "
+        f"{info['kept']:,} in the central 128x128 over {info['duration_s']:.2f} s -> class "
+        f"{info['prediction']} ({info['label']}); spikes per neuron and step "
+        f"{format_rates(info['rates'])}"
+    )
+
+
 DEMO_STEPS: list[DemoStep] = [
     DemoStep("build", "build the Vogels-Abbott CUBA network", _demo_build),
     DemoStep("save", "save the network", _demo_save_network),
@@ -328,6 +383,8 @@ DEMO_STEPS: list[DemoStep] = [
     DemoStep("record", "save the recording", _demo_save_recording),
     DemoStep("raster", "plot the spike raster", _demo_raster),
     DemoStep("spinnaker", "map on a virtual SpiNNaker board", _demo_spinnaker),
+    DemoStep("gestures", "event camera: train a spiking CNN on synthetic gestures", _demo_gestures),
+    DemoStep("events", "run a real event-camera recording through it", _demo_events),
 ]
 
 
@@ -338,6 +395,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     backend = _require_backend(args.backend)
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(out_dir, args.duration, backend, args.n, args.seed, not args.no_progress)
+    ctx.gestures, ctx.gesture_epochs = args.gestures, args.gesture_epochs
+    if args.events is not None:
+        if not Path(args.events).is_file():
+            raise CommandError(f"--events {args.events}: no such file")
+        ctx.events = Path(args.events)
     print(f"snn demo: Vogels-Abbott CUBA, N = {args.n}, {args.duration:g} s on {backend}")
     for k, step in enumerate(DEMO_STEPS, start=1):
         start = time.perf_counter()
@@ -756,6 +818,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=backends, default="numba", help="default: numba")
     p.add_argument("--n", type=_positive, default=4000, help="number of neurons, default 4000")
     p.add_argument("--seed", type=_natural, default=1, help="network seed, default 1")
+    p.add_argument(
+        "--gestures",
+        type=_natural,
+        default=550,
+        help="synthetic DVS gesture training samples (0 skips the event-camera part), default 550",
+    )
+    p.add_argument("--gesture-epochs", type=_positive, default=8, help="training epochs, default 8")
+    p.add_argument(
+        "--events",
+        metavar="FILE",
+        default=None,
+        help="a real event-camera recording to run through the trained network",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_cmd_demo)
 
