@@ -469,3 +469,16 @@ def test_cli_help_names_every_registered_choice(capsys: pytest.CaptureFixture[st
     for name in [*MODELS, *OPTIMIZER_NAMES, *SURROGATES, *REPRESENTATIONS]:
         assert name in text, name
     assert "torchrun --nproc_per_node" in text
+
+
+@pytest.mark.slow
+def test_demo_learns_synthetic_gestures_and_needs_time(tmp_path: Path) -> None:
+    """The demo's budget: >= 90 % on 1100 synthetic gestures; one accumulated frame falls short."""
+    from snn.training.demo import gesture_demo
+
+    res = gesture_demo(tmp_path, seed=1, progress=False, log=lambda _msg: None)
+    assert res.test_accuracy >= 90.0
+    assert res.baseline_accuracy is not None
+    assert res.baseline_accuracy <= res.test_accuracy - 10.0
+    same, total = res.numba_agreement
+    assert same >= 0.98 * total

@@ -240,8 +240,8 @@ class DemoContext:
     files: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     #: event-camera part: synthetic training samples (0 skips it), epochs, a real recording
-    gestures: int = 550
-    gesture_epochs: int = 8
+    gestures: int = 1100
+    gesture_epochs: int = 20
     events: Path | None = None
     gesture_model: Path | None = None
 
@@ -821,10 +821,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--gestures",
         type=_natural,
-        default=550,
-        help="synthetic DVS gesture training samples (0 skips the event-camera part), default 550",
+        default=1100,
+        help="synthetic DVS gesture training samples (0 skips the event-camera part), default 1100",
     )
-    p.add_argument("--gesture-epochs", type=_positive, default=8, help="training epochs, default 8")
+    p.add_argument(
+        "--gesture-epochs", type=_positive, default=20, help="training epochs, default 20"
+    )
     p.add_argument(
         "--events",
         metavar="FILE",

