@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import snn
 from snn import deep
@@ -242,3 +243,23 @@ def test_fused_scan_gradients_equal_autograd(surrogate: str) -> None:
     for key in grads[0]:
         torch.testing.assert_close(grads[1][key], grads[0][key], rtol=1e-9, atol=1e-12)
     assert any(float(g.abs().sum()) > 0 for g in grads[0].values())
+
+
+@pytest.mark.parametrize(("stride", "padding"), [(2, 0), (1, 2), (3, 1)])
+def test_sparse_input_convolution_equals_conv2d(stride: int, padding: int) -> None:
+    """The event-driven first convolution (forward and weight gradient) is torch's conv2d."""
+    from snn.deep.torch_lowering import _SparseInputConv2d
+
+    rng = np.random.default_rng(stride)
+    x = torch.tensor((rng.random((3, 2, 2, 17, 15)) < 0.1) * rng.integers(1, 4, (3, 2, 2, 17, 15)))
+    x = x.to(torch.float64)
+    w1 = torch.tensor(rng.normal(size=(4, 2, 5, 5)), requires_grad=True)
+    w2 = w1.detach().clone().requires_grad_(True)
+    ours = _SparseInputConv2d.apply(x, w1, stride, padding)
+    ref = F.conv2d(x.reshape(6, 2, 17, 15), w2, stride=stride, padding=padding)
+    ref = ref.reshape(3, 2, *ref.shape[1:])
+    torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+    g = torch.tensor(rng.normal(size=tuple(ref.shape)))
+    (ours * g).sum().backward()
+    (ref * g).sum().backward()
+    torch.testing.assert_close(w1.grad, w2.grad, rtol=1e-10, atol=1e-10)

@@ -97,3 +97,102 @@ def lif_backward(
                 v_prev = u_prev - s_prev * thresh[i] if subtract else u_prev * (1.0 - s_prev)
                 g_beta[i] += g_u * v_prev
             g_v[i] = g_u * beta[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def nonzero_entries(x: NDArray[np.floating]) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
+    """Coordinates (d, b, c, y, x) and values of the non-zero entries of a 5-D array."""
+    n_d, n_b, n_c, h, wd = x.shape
+    count = 0
+    for d in range(n_d):
+        for b in range(n_b):
+            for c in range(n_c):
+                for iy in range(h):
+                    for ix in range(wd):
+                        if x[d, b, c, iy, ix] != 0:
+                            count += 1
+    coords = np.empty((count, 5), dtype=np.int32)
+    values = np.empty(count)
+    k = 0
+    for d in range(n_d):
+        for b in range(n_b):
+            for c in range(n_c):
+                for iy in range(h):
+                    for ix in range(wd):
+                        v = x[d, b, c, iy, ix]
+                        if v != 0:
+                            coords[k, 0], coords[k, 1], coords[k, 2] = d, b, c
+                            coords[k, 3], coords[k, 4] = iy, ix
+                            values[k] = v
+                            k += 1
+    return coords, values
+
+
+@numba.njit(cache=True, nogil=True)
+def sparse_conv_forward(
+    coords: NDArray[np.int32],
+    values: NDArray[np.float64],
+    w: NDArray[np.floating],
+    stride: int,
+    padding: int,
+    out: NDArray[np.floating],
+) -> None:
+    """``out[d, b, oy, ox, co] += x[d, b, c, iy, ix] w[c, ky, kx, co]`` over the non-zero inputs
+    (:func:`nonzero_entries`); ``w`` in (C, K, K, C_out) order, ``out`` (D, B, H_out, W_out,
+    C_out) zeroed by the caller. The work follows the number of events, not the frame size."""
+    k = w.shape[1]
+    c_out = w.shape[3]
+    h_out, w_out = out.shape[2], out.shape[3]
+    for e in range(values.size):
+        d, b, c, iy, ix = coords[e, 0], coords[e, 1], coords[e, 2], coords[e, 3], coords[e, 4]
+        v = values[e]
+        for ky in range(k):
+            ty = iy + padding - ky
+            if ty < 0 or ty % stride:
+                continue
+            oy = ty // stride
+            if oy >= h_out:
+                continue
+            for kx in range(k):
+                tx = ix + padding - kx
+                if tx < 0 or tx % stride:
+                    continue
+                ox = tx // stride
+                if ox >= w_out:
+                    continue
+                for co in range(c_out):
+                    out[d, b, oy, ox, co] += v * w[c, ky, kx, co]
+
+
+@numba.njit(cache=True, nogil=True)
+def sparse_conv_weight_grad(
+    coords: NDArray[np.int32],
+    values: NDArray[np.float64],
+    grad: NDArray[np.floating],
+    stride: int,
+    padding: int,
+    gw: NDArray[np.float64],
+) -> None:
+    """``gw[c, ky, kx, co] += x[d, b, c, iy, ix] grad[d, b, oy, ox, co]`` over non-zero inputs."""
+    k = gw.shape[1]
+    c_out = gw.shape[3]
+    h_out, w_out = grad.shape[2], grad.shape[3]
+    for e in range(values.size):
+        d, b, c, iy, ix = coords[e, 0], coords[e, 1], coords[e, 2], coords[e, 3], coords[e, 4]
+        v = values[e]
+        for ky in range(k):
+            ty = iy + padding - ky
+            if ty < 0 or ty % stride:
+                continue
+            oy = ty // stride
+            if oy >= h_out:
+                continue
+            for kx in range(k):
+                tx = ix + padding - kx
+                if tx < 0 or tx % stride:
+                    continue
+                ox = tx // stride
+                if ox >= w_out:
+                    continue
+                for co in range(c_out):
+                    gw[c, ky, kx, co] += v * grad[d, b, oy, ox, co]

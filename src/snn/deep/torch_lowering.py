@@ -68,9 +68,11 @@ class SpikingModule(nn.Module):
         detach_reset: bool = True,
         dtype: torch.dtype = torch.float32,
         fused: bool = True,
+        sparse_input: bool = True,
     ) -> None:
         super().__init__()
         self.fused = bool(fused)
+        self.sparse_input = bool(sparse_input)
         self.graph: DeepGraph = deep_graph(net)
         self.network = net
         self.surrogate = surrogate
@@ -217,6 +219,16 @@ class SpikingModule(nn.Module):
         pre_shape = proj.pre.parent.shape
         if d == 0:
             return y.new_zeros((0, batch, *proj.post.parent.shape))
+        c = proj.connector
+        if (
+            self.sparse_input
+            and proj.pre.parent is self.graph.input
+            and isinstance(c, Conv2d)
+            and y.device.type == "cpu"
+            and not y.requires_grad
+        ):
+            # event frames are mostly zero: convolve only the events (and their weight gradient)
+            return _SparseInputConv2d.apply(y, self._kernel(proj), c.stride, c.padding)
         if len(pre_shape) == 3:
             # channels-last (D*batch, C, H, W): a view when y came from a scan, one copy for frames
             flat = y.reshape(d * batch, *pre_shape)
@@ -420,6 +432,45 @@ class _LIFScan(torch.autograd.Function):
             None,
             None,
         )
+
+
+class _SparseInputConv2d(torch.autograd.Function):
+    """Conv2d of event frames (D, batch, C, H, W) over their non-zero entries only (CPU).
+
+    Same result as ``F.conv2d`` up to the order of additions; the frames need no gradient, the
+    kernel's gradient is accumulated in float64 over the same non-zero entries. Output
+    (D, batch, C_out, H_out, W_out), channels last per frame.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, frames: torch.Tensor, weight: torch.Tensor, stride: int, padding: int
+    ) -> torch.Tensor:
+        from snn.deep import scan_kernels
+
+        d, b, _, h, w = frames.shape
+        c_out, _, k, _ = weight.shape
+        h_out = (h + 2 * padding - k) // stride + 1
+        w_out = (w + 2 * padding - k) // stride + 1
+        out = frames.new_zeros((d, b, h_out, w_out, c_out))
+        coords, values = scan_kernels.nonzero_entries(frames.detach().numpy())
+        kernel = weight.detach().permute(1, 2, 3, 0).contiguous().numpy()
+        scan_kernels.sparse_conv_forward(coords, values, kernel, stride, padding, out.numpy())
+        ctx.events = (coords, values)
+        ctx.stride, ctx.padding, ctx.weight_shape = stride, padding, tuple(weight.shape)
+        return out.permute(0, 1, 4, 2, 3)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
+        from snn.deep import scan_kernels
+
+        c_out, c_in, k, _ = ctx.weight_shape
+        g = grad.permute(0, 1, 3, 4, 2).contiguous().numpy()
+        gw = np.zeros((c_in, k, k, c_out))
+        coords, values = ctx.events
+        scan_kernels.sparse_conv_weight_grad(coords, values, g, ctx.stride, ctx.padding, gw)
+        grad_w = torch.from_numpy(gw).permute(3, 0, 1, 2).to(grad.dtype)
+        return None, grad_w, None, None
 
 
 def _memory_order(t: torch.Tensor) -> np.ndarray:
