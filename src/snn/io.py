@@ -24,6 +24,7 @@ attributes, so any label is valid; arrays of 4096 or more elements are gzip-comp
         connector/NAME   array-valued connector fields (FromList's connections)
         plasticity       attrs rule (registry name), weight_dependence, parameters (JSON);
                          absent for a static projection
+                         attr substrate (JSON of CrossbarSubstrate.to_dict()), absent: none
         pre_idx, post_idx, weights, delays   the realised synapses (delays in steps);
                          conv2d/pool2d/dense projections store their shared weights this way
                          too (weights signed, in V), and rebuild the kernel index on load
@@ -96,7 +97,7 @@ FIELD_DEFAULTS: dict[str, dict[str, Any]] = {
     # made after loading, e.g. Population.initialize with a distribution)
     "population": {"rng_state": None, "model_options": "{}"},
     "plasticity": {"weight_dependence": "additive", "parameters": "{}"},
-    "projection": {"connector_params": "{}"},
+    "projection": {"connector_params": "{}", "substrate": "null"},
     "recorder": {"interval_steps": 1},
     "recording": {"metadata": "{}"},
     "trace": {"unit": ""},
@@ -351,6 +352,8 @@ def _write_network(f: Any, net: Network) -> None:
             pg.attrs["rule"] = _registry_name(PLASTICITY_RULES, rule, f"{what}: plasticity rule")
             pg.attrs["weight_dependence"] = rule.weight_dependence
             pg.attrs["parameters"] = _dumps(rule.values, f"{what}: plasticity parameters")
+        if proj.substrate is not None:
+            g.attrs["substrate"] = _dumps(proj.substrate.to_dict(), f"{what}: substrate")
         _write_array(g, "pre_idx", proj.pre_idx, np.int64)
         _write_array(g, "post_idx", proj.post_idx, np.int64)
         _write_array(g, "weights", proj.weights, np.float64)
@@ -719,6 +722,17 @@ def _read_projection(g: Any, net: Network, i: int) -> Projection:
         ) from None
 
     plasticity = _read_plasticity(g, where) if "plasticity" in g else None
+    substrate_data = _json_attr(g, "substrate", "projection", where)
+    substrate = None
+    if substrate_data is not None:
+        from snn.hardware.crossbar.substrate import CrossbarSubstrate
+
+        if not isinstance(substrate_data, dict):
+            raise ValueError(f"{where}: substrate should be a JSON object")
+        try:
+            substrate = CrossbarSubstrate.from_dict(substrate_data)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: invalid crossbar substrate: {exc}") from None
 
     pre_idx = _array(g, "pre_idx", where, "int")
     post_idx = _array(g, "post_idx", where, "int")
@@ -750,6 +764,7 @@ def _read_projection(g: Any, net: Network, i: int) -> Projection:
         post_idx=post_idx,
         weights=weights,
         delays=delays,
+        substrate=substrate,
     )
     check_projection(proj)
     return proj

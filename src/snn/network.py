@@ -235,6 +235,9 @@ class Projection:
     delays: IndexArray
     #: per synapse, its index into the flattened shared weights (structured connectors only)
     _kernel_index: IndexArray | None = field(default=None, repr=False)
+    #: where the weights physically live, e.g. a memristor crossbar
+    #: (:class:`snn.hardware.crossbar.CrossbarSubstrate`); None: exact digital weights
+    substrate: Any = None
 
     @property
     def size(self) -> int:
@@ -404,6 +407,7 @@ class Network:
         receptor: str = "excitatory",
         plasticity: STDP | None = None,
         label: str | None = None,
+        substrate: Any = None,
     ) -> Projection:
         """Connect ``pre`` to ``post`` (or to each of a list of posts, returning the last).
 
@@ -411,6 +415,9 @@ class Network:
         one value per connection (in the connector's order), an (n_pre, n_post) matrix, or a
         distribution. ``delay``: seconds, a whole multiple of ``dt`` and at least ``dt``
         (default one step). ``receptor``: ``"excitatory"`` or ``"inhibitory"``.
+        ``substrate``: where the weights physically live, e.g.
+        ``snn.hardware.crossbar.CrossbarSubstrate(...)`` (realised by
+        :func:`snn.hardware.crossbar.program_network`); default exact weights.
         """
         if isinstance(post, Sequence) and not isinstance(post, str):
             if not post:
@@ -425,6 +432,7 @@ class Network:
                     receptor,
                     plasticity,
                     None if label is None else f"{label}{i}",
+                    substrate,
                 )
                 for i, p in enumerate(post)
             ]
@@ -449,14 +457,17 @@ class Network:
             raise ValueError(
                 f"connect: plasticity must be snn.STDP(...) or None, got {plasticity!r}"
             )
+        _check_substrate(substrate, connector, plasticity)
         index = len(self.projections)
         label = self._unique_label(label or f"proj{index}", [p.label for p in self.projections])
         owner = f"projection {label!r}"
         rng = _generator(self.seed, _STREAM_PROJECTION, index)
         if isinstance(connector, StructuredConnector):
-            return self._connect_structured(
+            proj = self._connect_structured(
                 pre, post, connector, weight, delay, receptor, plasticity, index, label, rng
             )
+            proj.substrate = substrate
+            return proj
         same = pre.parent is post.parent
         pre_v, post_v = connector.connect(pre.indices, post.indices, same, rng)
         k = int(pre_v.size)
@@ -477,6 +488,7 @@ class Network:
             post_idx=post.indices[post_v[order]],
             weights=weights[order],
             delays=delays[order],
+            substrate=substrate,
         )
         check_projection(proj)
         self.projections.append(proj)
@@ -727,6 +739,25 @@ def _realize_weights(
             "receptor='inhibitory' with positive weights, as in PyNN"
         )
     return weights
+
+
+def _check_substrate(substrate: Any, connector: Connector, plasticity: STDP | None) -> None:
+    if substrate is None:
+        return
+    from snn.connectors import Pool2d
+    from snn.hardware.crossbar.substrate import CrossbarSubstrate
+
+    if not isinstance(substrate, CrossbarSubstrate):
+        raise ValueError(
+            "connect: substrate must be snn.hardware.crossbar.CrossbarSubstrate(...) or None, "
+            f"got {substrate!r}"
+        )
+    if isinstance(connector, Pool2d):
+        raise ValueError("connect: pooling is fixed digital arithmetic; it has no crossbar")
+    if plasticity is not None:
+        raise ValueError(
+            "connect: a crossbar substrate holds programmed (static) weights; it cannot carry STDP"
+        )
 
 
 def check_projection(proj: Projection) -> None:

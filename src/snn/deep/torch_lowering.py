@@ -69,6 +69,8 @@ class SpikingModule(nn.Module):
         dtype: torch.dtype = torch.float32,
         fused: bool = True,
         sparse_input: bool = True,
+        crossbar: bool = False,
+        crossbar_seed: int = 0,
     ) -> None:
         super().__init__()
         self.fused = bool(fused)
@@ -87,6 +89,20 @@ class SpikingModule(nn.Module):
                 self.kernels[self._key(proj)] = nn.Parameter(kernel)
             else:
                 self.register_buffer(f"fixed_{self._key(proj)}", kernel)
+        # projections read through their crossbar at every step (inference: no gradient)
+        self.crossbars: dict[int, Any] = {}
+        if crossbar:
+            from snn.hardware.crossbar.substrate import projection_matrix, projection_seed
+
+            with_substrate = [p for p in self.graph.projections if p.substrate is not None]
+            if not with_substrate:
+                raise ValueError(
+                    "crossbar=True, but no projection declares a substrate "
+                    "(net.connect(..., substrate=CrossbarSubstrate(...)))"
+                )
+            for proj in with_substrate:
+                seed = projection_seed(crossbar_seed, proj.index)
+                self.crossbars[proj.index] = proj.substrate.layer(projection_matrix(proj), seed)
         self.tau_m = nn.ParameterDict()
         self.v_thresh = nn.ParameterDict()
         self.v_bias = nn.ParameterDict()
@@ -220,6 +236,10 @@ class SpikingModule(nn.Module):
         if d == 0:
             return y.new_zeros((0, batch, *proj.post.parent.shape))
         c = proj.connector
+        if proj.index in self.crossbars:
+            flat = y.reshape(d * batch, *pre_shape)
+            z = self._project_crossbar(proj, flat)
+            return z.reshape(d, batch, *proj.post.parent.shape)
         if (
             self.sparse_input
             and proj.pre.parent is self.graph.input
@@ -237,6 +257,25 @@ class SpikingModule(nn.Module):
             flat = y.reshape(d * batch, *pre_shape)
         z = self._project(proj, flat)
         return z.reshape(d, batch, *proj.post.parent.shape)
+
+    @torch.no_grad()
+    def _project_crossbar(self, proj: Projection, y: torch.Tensor) -> torch.Tensor:
+        """The projection's input computed by its programmed crossbar: DAC, devices read now
+        (read noise redrawn), wires, ADC; conv2d as one matrix-vector product per output
+        position (im2col)."""
+        layer = self.crossbars[proj.index]
+        c = proj.connector
+        t = float(proj.substrate.read_time)
+        if isinstance(c, Conv2d):
+            n = y.shape[0]
+            cols = F.unfold(y.float(), c.kernel_size, stride=c.stride, padding=c.padding)
+            vectors = cols.transpose(1, 2).reshape(-1, cols.shape[1]).double().numpy()
+            out = torch.from_numpy(layer.forward(vectors, t=t))
+            c_out, h_out, w_out = proj.post.parent.shape
+            out = out.reshape(n, h_out, w_out, c_out).permute(0, 3, 1, 2)
+        else:
+            out = torch.from_numpy(layer.forward(y.reshape(y.shape[0], -1).double().numpy(), t=t))
+        return out.to(y.dtype)
 
     def _scan(self, i: int, layer: Layer, drive: torch.Tensor, steps: int) -> torch.Tensor:
         """Outputs (steps, batch, *shape) of a layer whose input to steps 1..D is ``drive``."""

@@ -34,23 +34,33 @@ from snn.hardware.crossbar.mapping import (
     circuit_solver,
     ideal_solver,
 )
+from snn.hardware.crossbar.substrate import (
+    MAPPINGS,
+    CrossbarSubstrate,
+    ProgrammedProjection,
+    program_network,
+    projection_matrix,
+)
 
 __all__ = [
     "CELL_TYPES",
     "DEFAULT_RELATIVE_ERROR",
     "HERMES_ENERGY_PER_MAC_J",
+    "MAPPINGS",
     "SOLVER_METHODS",
     "BitSlicedMapping",
     "ConductanceRange",
     "CrossbarCircuit",
     "CrossbarLayer",
     "CrossbarSolution",
+    "CrossbarSubstrate",
     "DeviceModel",
     "DifferentialMapping",
     "Drift",
     "EnergyConstants",
     "OffsetMapping",
     "ProgrammedConductance",
+    "ProgrammedProjection",
     "ProgrammingNoise",
     "PulseResponse",
     "Quantiser",
@@ -61,5 +71,7 @@ __all__ = [
     "circuit_solver",
     "ideal_output",
     "ideal_solver",
+    "program_network",
+    "projection_matrix",
     "vmm_cost",
 ]
