@@ -72,6 +72,7 @@ def test_demo_writes_network_recording_and_raster(
     same, total = map(int, agreement.groups())
     assert total == 11 and same >= total - 1
     assert "T = 1 accumulated-frame baseline" in out
+    assert "on PCM crossbars, 1 year, drift-compensated:" in out
     deep_rec = load_recording(dvs / "gesture_spikes.h5")
     assert set(deep_rec.spikes) == {"conv1", "conv2", "conv3", "conv4"}
     if REAL_RECORDING.is_file():

@@ -9,6 +9,7 @@
     snn train dvs-gesture --data ROOT --out RUN  # surrogate-gradient training (torchrun too)
     snn backends                       # which backends can run here, and why not
     snn info FILE.h5                   # summary of a saved network or recording
+    snn crossbar sweep --param wire_resistance --values 0,1,2  # crossbar error study, CSV + PNG
 
 An error in the input (missing or invalid file, unknown backend, bad duration) prints one line,
 ``snn: error: ...``, to stderr and exits with status 2; set ``SNN_TRACEBACK=1`` to get the
@@ -350,12 +351,15 @@ def _demo_gestures(ctx: DemoContext) -> str:
         if res.baseline_accuracy is None
         else f"; T = 1 accumulated-frame baseline {res.baseline_accuracy:.1f} %"
     )
+    crossbar = "".join(
+        f"; on PCM crossbars, {k}: {v:.1f} %" for k, v in res.crossbar_accuracy.items()
+    )
     return (
         f"test accuracy {res.test_accuracy:.1f} % after {res.epochs} epochs "
         f"({res.train_seconds:.0f} s){baseline}; Numba event-driven predictions equal torch's "
         f"on {same}/{total} test samples; spikes per neuron and step "
         f"{format_rates(res.layer_rates)}; "
-        f"{sparsity_text(res.synaptic_events, res.dense_synaptic_ops)}"
+        f"{sparsity_text(res.synaptic_events, res.dense_synaptic_ops)}{crossbar}"
     )
 
 
@@ -764,6 +768,101 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# snn crossbar
+# ---------------------------------------------------------------------------------------------
+def _cmd_crossbar_sweep(args: argparse.Namespace) -> int:
+    """Monte-Carlo sweep of a crossbar's relative output error (snn.hardware.crossbar.sweep)."""
+    from snn.hardware.crossbar.sweep import SweepConfig, parse_values, run_sweep
+
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"--out {out_dir} exists and is not a directory")
+    if (args.param2 is None) != (args.values2 is None):
+        raise CommandError("give --param2 and --values2 together (a 2-D sweep), or neither")
+    swept = {args.param, args.param2}
+    fixed: dict[str, str] = {} if args.size is None else {"size": args.size}
+    for item in args.set:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip() or not text.strip():
+            raise CommandError(f"--set takes NAME=VALUE, got {item!r}")
+        if name.strip() in fixed:
+            raise CommandError(f"{name.strip()} is set twice (--size or --set)")
+        fixed[name.strip()] = text
+    clash = sorted(fixed.keys() & swept)
+    if clash:
+        raise CommandError(f"{clash[0]} is swept (--param/--param2); do not also fix it")
+    try:
+        values = parse_values(args.param, args.values)
+        values2 = None if args.param2 is None else parse_values(args.param2, args.values2)
+        config = SweepConfig(batch=args.batch, drift_compensation=args.drift_compensation)
+        for name, text in fixed.items():
+            (value,) = parse_values(name, text)
+            config = config.with_value(name, value)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    what = args.param if args.param2 is None else f"{args.param} x {args.param2}"
+    print(f"snn crossbar sweep: relative output error vs {what}, {args.trials} trials per point")
+    result = run_sweep(
+        args.param,
+        values,
+        args.param2,
+        values2,
+        trials=args.trials,
+        seed=args.seed,
+        config=config,
+        progress=not args.no_progress,
+    )
+    print(result.summary())
+    files = [out_dir / "sweep.csv", out_dir / "sweep.png"]
+    with atomic_write(files[0]) as tmp:
+        result.write_csv(tmp)
+    with atomic_write(files[1]) as tmp:
+        result.plot(tmp)
+    print(f"{result.errors.size} trials in {result.elapsed_s:.1f} s")
+    print("wrote: " + ", ".join(str(p) for p in files))
+    return EXIT_OK
+
+
+def _add_crossbar_parser(commands: argparse._SubParsersAction) -> None:
+    """``snn crossbar sweep ...``: Monte-Carlo error studies (:mod:`snn.hardware.crossbar`)."""
+    p = commands.add_parser("crossbar", help="memristor crossbar studies")
+    studies = p.add_subparsers(dest="study", metavar="STUDY", required=True)
+    # the names are PARAMETERS of snn.hardware.crossbar.sweep (tests/test_crossbar_sweep.py
+    # checks them), written out so that building the parser imports no scipy
+    names = "size, wire_resistance, drift_time, fault_rate, programming_noise, adc_bits"
+    s = studies.add_parser(
+        "sweep",
+        help="relative output error of a crossbar layer vs one or two parameters (CSV, PNG)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"parameters: {names}\n"
+        "example: snn crossbar sweep --param wire_resistance --values 0,1,2,5 \\\n"
+        "           --param2 size --values2 32,64,128 --trials 3",
+    )
+    s.add_argument("--param", required=True, metavar="NAME", help="swept parameter")
+    s.add_argument("--values", required=True, metavar="V,V,...", help="its values (SI units)")
+    s.add_argument("--param2", metavar="NAME", help="second swept parameter (a heat map)")
+    s.add_argument("--values2", metavar="V,V,...", help="its values")
+    s.add_argument("--trials", type=_positive, default=5, help="per point, default 5")
+    s.add_argument("--seed", type=_natural, default=0, help="study seed, default 0")
+    s.add_argument("--size", metavar="N", help="array size N x N when not swept, default 64")
+    s.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fix another parameter, e.g. --set wire_resistance=1 (repeatable)",
+    )
+    s.add_argument("--batch", type=_positive, default=32, help="inputs per trial, default 32")
+    s.add_argument(
+        "--drift-compensation", action="store_true", help="global drift compensation (off)"
+    )
+    s.add_argument("--out", metavar="DIR", default="snn-crossbar-sweep", help="output folder")
+    s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    s.set_defaults(handler=_cmd_crossbar_sweep)
+
+
+# ---------------------------------------------------------------------------------------------
 # parser and entry point
 # ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
@@ -844,6 +943,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_info)
 
     _add_train_parser(commands)
+    _add_crossbar_parser(commands)
     return parser
 
 

@@ -38,6 +38,8 @@ class GestureDemoResult:
     baseline_accuracy: float | None
     numba_agreement: tuple[int, int]
     layer_rates: dict[str, float]
+    #: test accuracy (%) with the weights programmed on PCM crossbars, per condition
+    crossbar_accuracy: dict[str, float]
     synaptic_events: int
     dense_synaptic_ops: int
     epochs: int
@@ -56,6 +58,7 @@ def gesture_demo(
     clip: int = 2,
     batch_size: int = 16,
     baseline: bool = True,
+    crossbar: bool = True,
     seed: int = 0,
     progress: bool = True,
     log: Log = print,
@@ -144,17 +147,54 @@ def gesture_demo(
     fig.savefig(raster_path, dpi=100)
     files["raster"] = raster_path
     rates = {label: float(s.mean()) for label, s in first.spikes.items()}
+    crossbar_acc = crossbar_accuracy(net, test_set, seed) if crossbar else {}
+    if crossbar_acc:
+        log(
+            "on PCM crossbars (Joshi et al. 2020 device model, 256x256 tiles): "
+            + ", ".join(f"{k} {v:.1f} %" for k, v in crossbar_acc.items())
+        )
     return GestureDemoResult(
         test_accuracy=100.0 * result.test_accuracy,
         baseline_accuracy=baseline_acc,
         numba_agreement=(same, len(test_set)),
         layer_rates=rates,
+        crossbar_accuracy=crossbar_acc,
         synaptic_events=events,
         dense_synaptic_ops=dense,
         epochs=result.epochs_completed,
         train_seconds=train_seconds,
         files=files,
     )
+
+
+#: crossbar conditions of the demo: PCM just programmed, and after a year of drift
+CROSSBAR_CONDITIONS = {
+    "programmed": {"read_time": 25.0},
+    "1 year, drift-compensated": {"read_time": 3.15e7, "drift_compensation": True},
+    "1 year, uncompensated": {"read_time": 3.15e7},
+}
+
+
+def crossbar_accuracy(net: Any, dataset: Any, seed: int = 0) -> dict[str, float]:
+    """Test accuracy (%) of a deep network whose weights are programmed on PCM crossbars
+    (static non-idealities: programming noise, drift, one read-noise draw), on Numba."""
+    from snn import deep
+    from snn.deep.numba_kernel import lower, run_numba
+    from snn.hardware.crossbar import CrossbarSubstrate, DeviceModel, program_network
+
+    out = {}
+    for name, options in CROSSBAR_CONDITIONS.items():
+        substrate = CrossbarSubstrate(device=DeviceModel.pcm(), **options)  # type: ignore[arg-type]
+        programmed, _ = program_network(net, substrate, seed=seed)
+        graph = deep.deep_graph(programmed)
+        lowered = lower(graph)
+        correct = 0
+        for i in range(len(dataset)):
+            frames, label = dataset[i]
+            res = run_numba(graph, np.asarray(frames, dtype=np.float64), lowered=lowered)
+            correct += int(res.prediction == int(label))
+        out[name] = 100.0 * correct / max(1, len(dataset))
+    return out
 
 
 def recording_frames(
