@@ -743,17 +743,17 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     d.add_argument("--no-cache", action="store_true", help="convert events on every read")
     d.add_argument(
         "--surrogate",
-        default="fast_sigmoid",
+        default="atan",
         metavar="NAME",
-        help="fast_sigmoid (default), atan, sigmoid or triangle (snn.deep.surrogate)",
+        help="atan (default), fast_sigmoid, sigmoid or triangle (snn.deep.surrogate)",
     )
     d.add_argument(
         "--surrogate-scale", type=_positive_float, metavar="K", help="surrogate width (1/V)"
     )
     d.add_argument("--optimizer", default="adam", metavar="NAME", help="adam (default), radam")
-    d.add_argument("--lr", type=_positive_float, default=1e-3, help="peak learning rate, 1e-3")
+    d.add_argument("--lr", type=_positive_float, default=3e-3, help="peak learning rate, 3e-3")
     d.add_argument("--lr-min", type=_nonnegative_float, default=0.0, help="cosine floor, 0")
-    d.add_argument("--weight-decay", type=_nonnegative_float, default=0.0, help="default 0")
+    d.add_argument("--weight-decay", type=_nonnegative_float, default=1e-4, help="default 1e-4")
     d.add_argument(
         "--seed", type=_natural, default=0, metavar="S", help="weights, shuffling, RNGs; 0"
     )
@@ -813,6 +813,7 @@ def _cmd_crossbar_sweep(args: argparse.Namespace) -> int:
         config=config,
         progress=not args.no_progress,
     )
+    print(f"{result.description}:")
     print(result.summary())
     files = [out_dir / "sweep.csv", out_dir / "sweep.png"]
     with atomic_write(files[0]) as tmp:

@@ -1,4 +1,8 @@
-"""Memristor crossbar simulation: exact IR-drop circuit solver, devices, mapping and energy."""
+"""Memristor crossbar simulation: exact IR-drop circuit solver, devices, mapping and energy.
+
+Studies (Monte-Carlo sweeps of the output error) live in :mod:`snn.hardware.crossbar.sweep`;
+crossbars as the substrate of a projection in :mod:`snn.hardware.crossbar.substrate`.
+"""
 
 from snn.hardware.crossbar.circuit import (
     CELL_TYPES,
