@@ -2,10 +2,11 @@
 
 Per step, each projection walks only the presynaptic neurons whose output of the previous step
 is non-zero (input pixels with events, neurons that spiked) and adds their weighted output to
-their targets along a CSR over pre neurons: the synaptic work is proportional to the activity,
-which is what sparse event-camera input and sparse spiking layers save. The order of additions
-per target (synapses in (pre, post) order, one projection at a time, then projections in
-declaration order) is the reference's, so spikes and membrane potentials agree exactly.
+their targets, found from the layer geometry (convolution taps, pooling window, dense row) and
+weighted by the shared kernel, which stays in cache: the synaptic work is proportional to the
+activity, which is what sparse event-camera input and sparse spiking layers save. The order of
+additions per target (synapses in (pre, post) order, one projection at a time, then projections
+in declaration order) is the reference's, so spikes and membrane potentials agree exactly.
 """
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from snn.connectors import Conv2d, Dense, Pool2d
 from snn.deep.graph import DeepGraph
 from snn.deep.reference import DeepResult, _check_steps
+from snn.network import Projection
+
+#: projection kinds of the kernel: convolution, depthwise sum pooling, dense
+_CONV, _POOL, _DENSE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -27,15 +33,39 @@ class _Lowered:
     layer_pop: NDArray[np.int64]  # populations updated each step, in order
     layer_spiking: NDArray[np.bool_]
     layer_subtract: NDArray[np.bool_]
+    #: layers whose inputs are all convolutions accumulate their drive channels last
+    layer_channels_last: NDArray[np.bool_]
+    layer_channels: NDArray[np.int64]  # C of a (C, H, W) layer, else 1
     layer_proj_ptr: NDArray[np.int64]  # incoming projections of layer l: proj_ptr[l]:proj_ptr[l+1]
     proj_pre: NDArray[np.int64]
-    proj_row_offset: NDArray[np.int64]  # where the projection's CSR row pointers start
-    row_ptr: NDArray[np.int64]  # concatenated, absolute synapse positions
-    post: NDArray[np.int64]
-    weights: NDArray[np.float64]
+    #: per projection: kind, C_in, H, W, C_out, H_out, W_out, kernel size, stride, padding
+    proj_geometry: NDArray[np.int64]
+    proj_kernel_offset: NDArray[np.int64]  # where the projection's shared weights start
+    #: shared weights, concatenated: conv (C_in, K, K, C_out), pool (1,), dense (n_pre, n_post)
+    kernels: NDArray[np.float64]
     beta: NDArray[np.float64]  # per neuron of the global vector (input neurons unused)
     v_thresh: NDArray[np.float64]
     v_bias: NDArray[np.float64]
+
+
+def _geometry(proj: Projection) -> tuple[list[int], NDArray[np.float64]]:
+    """Kind, shape numbers and the shared weights in the kernel's loop order."""
+    c = proj.connector
+    kernel = proj.kernel()
+    pre_shape, post_shape = proj.pre.parent.shape, proj.post.parent.shape
+    if isinstance(c, Conv2d | Pool2d):
+        c_in, h, w = pre_shape
+        c_out, h_out, w_out = post_shape
+        if isinstance(c, Conv2d):
+            geo = [_CONV, c_in, h, w, c_out, h_out, w_out, c.kernel_size, c.stride, c.padding]
+            return geo, np.ascontiguousarray(kernel.transpose(1, 2, 3, 0)).ravel()
+        geo = [_POOL, c_in, h, w, c_out, h_out, w_out, c.kernel_size, c.step, 0]
+        return geo, kernel.ravel().copy()
+    if isinstance(c, Dense):
+        n_pre, n_post = proj.pre.parent.size, proj.post.parent.size
+        geo = [_DENSE, n_pre, 1, 1, n_post, 1, 1, 1, 1, 0]
+        return geo, np.ascontiguousarray(kernel.T).ravel()
+    raise ValueError(f"projection {proj.label!r}: no event-driven kernel for {c.name}")
 
 
 def lower(graph: DeepGraph) -> _Lowered:
@@ -49,25 +79,19 @@ def lower(graph: DeepGraph) -> _Lowered:
     thresh = np.full(total, np.inf)
     bias = np.zeros(total)
     proj_ptr = [0]
-    proj_pre, row_off, rows, posts, weights = [], [], [], [], []
-    n_syn = 0
-    n_rows = 0
+    proj_pre, geometry, kernel_offset, kernels = [], [], [], []
+    n_weights = 0
     for layer in graph.layers:
         q = layer.population.index
         sl = slice(offsets[q], offsets[q] + sizes[q])
         beta[sl], thresh[sl], bias[sl] = layer.beta, layer.v_thresh, layer.v_bias
         for proj in layer.incoming:
-            pre = proj.pre.parent
-            counts = np.bincount(proj.pre_idx, minlength=pre.size)
-            rp = np.zeros(pre.size + 1, dtype=np.int64)
-            np.cumsum(counts, out=rp[1:])
-            proj_pre.append(pre.index)
-            row_off.append(n_rows)
-            rows.append(rp + n_syn)
-            posts.append(np.asarray(proj.post_idx, dtype=np.int64))
-            weights.append(np.asarray(proj.weights, dtype=np.float64))
-            n_syn += proj.size
-            n_rows += pre.size + 1
+            geo, kernel = _geometry(proj)
+            proj_pre.append(proj.pre.parent.index)
+            geometry.append(geo)
+            kernel_offset.append(n_weights)
+            kernels.append(kernel)
+            n_weights += kernel.size
         proj_ptr.append(len(proj_pre))
     return _Lowered(
         pop_offset=offsets,
@@ -75,16 +99,92 @@ def lower(graph: DeepGraph) -> _Lowered:
         layer_pop=np.array([layer.population.index for layer in graph.layers], dtype=np.int64),
         layer_spiking=np.array([layer.spiking for layer in graph.layers], dtype=np.bool_),
         layer_subtract=np.array([layer.reset_subtract for layer in graph.layers], dtype=np.bool_),
+        layer_channels_last=np.array(
+            [
+                len(layer.shape) == 3
+                and all(isinstance(p.connector, Conv2d) for p in layer.incoming)
+                for layer in graph.layers
+            ],
+            dtype=np.bool_,
+        ),
+        layer_channels=np.array(
+            [layer.shape[0] if len(layer.shape) == 3 else 1 for layer in graph.layers],
+            dtype=np.int64,
+        ),
         layer_proj_ptr=np.array(proj_ptr, dtype=np.int64),
         proj_pre=np.array(proj_pre, dtype=np.int64),
-        proj_row_offset=np.array(row_off, dtype=np.int64),
-        row_ptr=np.concatenate(rows),
-        post=np.concatenate(posts),
-        weights=np.concatenate(weights),
+        proj_geometry=np.array(geometry, dtype=np.int64).reshape(-1, 10),
+        proj_kernel_offset=np.array(kernel_offset, dtype=np.int64),
+        kernels=np.concatenate(kernels) if kernels else np.zeros(0),
         beta=beta,
         v_thresh=thresh,
         v_bias=bias,
     )
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter(
+    prev: NDArray[np.float64],
+    pre_off: int,
+    n_pre: int,
+    geo: NDArray[np.int64],
+    kernels: NDArray[np.float64],
+    k_off: int,
+    part: NDArray[np.float64],
+    channels_last: bool,
+) -> int:
+    """Add the weighted outputs of the active pre neurons (in increasing order) to ``part``;
+    return the number of synapses used. Each target receives at most one term per pre neuron,
+    so every target's sum runs over its pre neurons in increasing order, as the reference's."""
+    kind = geo[0]
+    h, w = geo[2], geo[3]
+    c_out, h_out, w_out = geo[4], geo[5], geo[6]
+    k, stride, pad = geo[7], geo[8], geo[9]
+    count = 0
+    for j in range(n_pre):
+        y = prev[pre_off + j]
+        if y == 0.0:
+            continue
+        if kind == 2:  # dense: kernel stored (n_pre, n_post)
+            base = k_off + j * c_out
+            for i in range(c_out):
+                part[i] += kernels[base + i] * y
+            count += c_out
+            continue
+        c = j // (h * w)
+        rem = j - c * h * w
+        iy = rem // w
+        ix = rem - iy * w
+        for ky in range(k):
+            ty = iy + pad - ky
+            if ty < 0 or ty % stride != 0:
+                continue
+            oy = ty // stride
+            if oy >= h_out:
+                continue
+            for kx in range(k):
+                tx = ix + pad - kx
+                if tx < 0 or tx % stride != 0:
+                    continue
+                ox = tx // stride
+                if ox >= w_out:
+                    continue
+                if kind == 1:  # depthwise pooling, one shared weight
+                    part[(c * h_out + oy) * w_out + ox] += kernels[k_off] * y
+                    count += 1
+                    continue
+                base = k_off + ((c * k + ky) * k + kx) * c_out
+                target = oy * w_out + ox
+                if channels_last:  # contiguous over output channels: vectorises
+                    first = target * c_out
+                    for co in range(c_out):
+                        part[first + co] += kernels[base + co] * y
+                else:
+                    plane = h_out * w_out
+                    for co in range(c_out):
+                        part[co * plane + target] += kernels[base + co] * y
+                count += c_out
+    return count
 
 
 @numba.njit(cache=True, nogil=True)
@@ -97,12 +197,13 @@ def _run_kernel(
     layer_pop: NDArray[np.int64],
     layer_spiking: NDArray[np.bool_],
     layer_subtract: NDArray[np.bool_],
+    layer_channels_last: NDArray[np.bool_],
+    layer_channels: NDArray[np.int64],
     layer_proj_ptr: NDArray[np.int64],
     proj_pre: NDArray[np.int64],
-    proj_row_offset: NDArray[np.int64],
-    row_ptr: NDArray[np.int64],
-    post: NDArray[np.int64],
-    weights: NDArray[np.float64],
+    proj_geometry: NDArray[np.int64],
+    proj_kernel_offset: NDArray[np.int64],
+    kernels: NDArray[np.float64],
     beta: NDArray[np.float64],
     v_thresh: NDArray[np.float64],
     v_bias: NDArray[np.float64],
@@ -133,47 +234,50 @@ def _run_kernel(
             n = pop_size[q]
             for i in range(n):
                 drive[i] = 0.0
+            single = layer_proj_ptr[li + 1] - layer_proj_ptr[li] == 1
             for pj in range(layer_proj_ptr[li], layer_proj_ptr[li + 1]):
-                for i in range(n):
-                    part[i] = 0.0
+                # one projection: its sum is the drive (0 + x == x); several: sum each apart
+                target = drive if single else part
+                if not single:
+                    for i in range(n):
+                        part[i] = 0.0
                 pre = proj_pre[pj]
-                pre_off = pop_offset[pre]
-                rp = proj_row_offset[pj]
-                count = 0
-                for j in range(pop_size[pre]):
-                    y = prev[pre_off + j]
-                    if y != 0.0:
-                        lo = row_ptr[rp + j]
-                        hi = row_ptr[rp + j + 1]
-                        count += hi - lo
-                        for s in range(lo, hi):
-                            part[post[s]] += weights[s] * y
-                events[pj] += count
-                for i in range(n):
-                    drive[i] = drive[i] + part[i]
+                events[pj] += _scatter(
+                    prev,
+                    pop_offset[pre],
+                    pop_size[pre],
+                    proj_geometry[pj],
+                    kernels,
+                    proj_kernel_offset[pj],
+                    target,
+                    layer_channels_last[li],
+                )
+                if not single:
+                    for i in range(n):
+                        drive[i] = drive[i] + part[i]
             spiking = layer_spiking[li]
             subtract = layer_subtract[li]
-            for i in range(n):
-                k = off + i
-                vk = (beta[k] * v[k] + drive[i]) + v_bias[k]
-                if spiking:
-                    if vk > v_thresh[k]:
-                        if subtract:
-                            vk = vk - v_thresh[k]
-                        else:
-                            vk = 0.0
+            n_ch = layer_channels[li] if layer_channels_last[li] else 1
+            plane = n // n_ch
+            for c in range(n_ch):
+                for t in range(plane):
+                    i = c * plane + t
+                    k = off + i
+                    # the drive of neuron (c, y, x) sits at (y, x, c) when channels last
+                    vk = (beta[k] * v[k] + drive[t * n_ch + c]) + v_bias[k]
+                    if not spiking:
+                        cur[k] = vk
+                    elif vk > v_thresh[k]:
+                        vk = vk - v_thresh[k] if subtract else 0.0
                         cur[k] = 1.0
                         spikes_out[m, k] = True
                     else:
                         cur[k] = 0.0
-                else:
-                    cur[k] = vk
-                v[k] = vk
+                    v[k] = vk
             if q == readout_pop:
                 for i in range(n):
                     readout_v[m, i] = v[r_off + i]
-        for k in range(total):
-            prev[k] = cur[k]
+        prev, cur = cur, prev  # every entry of cur is rewritten next step
 
 
 def run_numba(
@@ -199,12 +303,13 @@ def run_numba(
         low.layer_pop,
         low.layer_spiking,
         low.layer_subtract,
+        low.layer_channels_last,
+        low.layer_channels,
         low.layer_proj_ptr,
         low.proj_pre,
-        low.proj_row_offset,
-        low.row_ptr,
-        low.post,
-        low.weights,
+        low.proj_geometry,
+        low.proj_kernel_offset,
+        low.kernels,
         low.beta,
         low.v_thresh,
         low.v_bias,
