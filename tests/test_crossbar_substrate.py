@@ -174,3 +174,19 @@ def test_bad_substrates() -> None:
     with pytest.raises(ValueError, match="unknown device field 'memory'"):
         CrossbarSubstrate.from_dict({"device": {"memory": {}}})
     assert isinstance(CrossbarLayer(np.ones((2, 2)), adc=Quantiser(None)), CrossbarLayer)
+
+
+def test_model_accuracy_sweep_over_non_idealities() -> None:
+    from snn.hardware.crossbar.sweep import model_accuracy_sweep
+
+    net = _deep_net(None)
+    rng = np.random.default_rng(7)
+    frames = [(rng.random((8, 2, 12, 12)) < 0.2).astype(float) for _ in range(6)]
+    # labels: the exact network's own predictions, so the ideal point scores 100 %
+    data = [(x, deep.run(net, x).prediction) for x in frames]
+    acc = model_accuracy_sweep(net, data, "fault_rate", [0.0, 0.5], trials=2, seed=1)
+    assert acc.shape == (2, 2)
+    assert np.all(acc[0] == 100.0)
+    assert acc[1].mean() < 100.0  # half the devices stuck: predictions change
+    with pytest.raises(ValueError, match="cannot sweep a network's accuracy over 'adc_bits'"):
+        model_accuracy_sweep(net, data, "adc_bits", [4])

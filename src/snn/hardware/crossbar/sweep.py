@@ -57,7 +57,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -70,6 +70,7 @@ from snn.hardware.crossbar.devices import (
     StuckAtFaults,
 )
 from snn.hardware.crossbar.mapping import CrossbarLayer, Quantiser
+from snn.hardware.crossbar.substrate import CrossbarSubstrate, program_network
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -542,3 +543,74 @@ def run_sweep(
         int(seed),
         time.perf_counter() - start,
     )
+
+
+def substrate_of(config: SweepConfig, tile: int = 256) -> CrossbarSubstrate:
+    """The :class:`~snn.hardware.crossbar.substrate.CrossbarSubstrate` of a sweep point, for
+    programming whole networks: its device, wires and drift time on ``tile x tile`` arrays
+    (``size`` is the array size of a layer study, not of a network's tiles)."""
+    return CrossbarSubstrate(
+        device=config.device(),
+        dac_bits=config.dac_bits,
+        adc_bits=config.adc_bits,
+        tile_rows=tile,
+        tile_cols=tile,
+        r_word=config.wire_resistance,
+        r_bit=config.wire_resistance,
+        read_time=config.drift_time,
+        drift_compensation=config.drift_compensation,
+    )
+
+
+#: parameters a network's accuracy can be swept over (static programming: converters are ideal)
+MODEL_PARAMETERS = ("wire_resistance", "drift_time", "fault_rate", "programming_noise")
+
+
+def model_accuracy_sweep(
+    net: Any,
+    dataset: Any,
+    parameter: str,
+    values: Sequence[float],
+    *,
+    trials: int = 3,
+    seed: int = 0,
+    config: SweepConfig | None = None,
+    progress: bool = False,
+) -> FloatArray:
+    """Test accuracy (%) of a deep network with its weights programmed on crossbars, ``(values,
+    trials)``: each trial programs every (non-pooling) projection with its own seed
+    (:func:`~snn.hardware.crossbar.substrate.program_network`) and classifies ``dataset``
+    (``(frames, label)`` pairs) on the event-driven Numba backend."""
+    from tqdm import tqdm
+
+    from snn import deep
+    from snn.deep.numba_kernel import lower, run_numba
+
+    if parameter not in MODEL_PARAMETERS:
+        raise ValueError(
+            f"cannot sweep a network's accuracy over {parameter!r}; valid choices: "
+            f"{', '.join(MODEL_PARAMETERS)} (converter bits act only on per-step crossbar reads)"
+        )
+    grid = _check_values(parameter, values, "values")
+    if isinstance(trials, bool) or int(trials) != trials or trials < 1:
+        raise ValueError(f"trials must be an integer >= 1, got {trials!r}")
+    base = SweepConfig() if config is None else config
+    samples = [dataset[i] for i in range(len(dataset))]
+    if not samples:
+        raise ValueError("the dataset is empty")
+    acc = np.empty((len(grid), int(trials)))
+    with tqdm(total=acc.size, disable=not progress, desc="crossbar accuracy") as bar:
+        for i, value in enumerate(grid):
+            substrate = substrate_of(base.with_value(parameter, value))
+            for trial in range(int(trials)):
+                programmed, _ = program_network(net, substrate, seed=seed * 1000 + trial)
+                graph = deep.deep_graph(programmed)
+                lowered = lower(graph)
+                correct = sum(
+                    run_numba(graph, np.asarray(x, dtype=np.float64), lowered=lowered).prediction
+                    == int(y)
+                    for x, y in samples
+                )
+                acc[i, trial] = 100.0 * correct / len(samples)
+                bar.update(1)
+    return acc
