@@ -18,13 +18,13 @@ attributes, so any label is valid; arrays of 4096 or more elements are gzip-comp
         spike_offsets      spike_times[spike_offsets[j]:spike_offsets[j + 1]] (s)
     /projections/i       attrs label, pre, post (population indices), receptor,
                          connector (registry name), connector_params (JSON of to_dict(),
-                         less its array-valued fields)
+                         less its array-valued fields), substrate (JSON of
+                         CrossbarSubstrate.to_dict(); absent: exact digital weights)
         pre_view         view indices (absent: the whole population), attr label
         post_view        same for post
         connector/NAME   array-valued connector fields (FromList's connections)
         plasticity       attrs rule (registry name), weight_dependence, parameters (JSON);
                          absent for a static projection
-                         attr substrate (JSON of CrossbarSubstrate.to_dict()), absent: none
         pre_idx, post_idx, weights, delays   the realised synapses (delays in steps);
                          conv2d/pool2d/dense projections store their shared weights this way
                          too (weights signed, in V), and rebuild the kernel index on load
