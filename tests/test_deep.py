@@ -197,6 +197,9 @@ def test_bad_deep_networks_and_inputs() -> None:
         deep.run(net, np.zeros((5, 2, 20, 24)))
     with pytest.raises(ValueError, match="NaN"):
         deep.run(net, np.full((5, 2, 24, 24), np.nan))
+    with pytest.raises(ValueError, match="must be real numbers, got dtype complex128"):
+        deep.run(net, np.zeros((5, 2, 24, 24), dtype=complex))
+    assert deep.run(net, np.zeros((5, 2, 24, 24), dtype=bool)).n_steps == 5 + 4  # bool frames
     with pytest.raises(ValueError, match="unknown deep-network backend 'cuda'"):
         deep.run(net, np.zeros((5, 2, 24, 24)), backend="cuda")
     with pytest.raises(ValueError, match=r"snn\.deep\.run"):

@@ -89,7 +89,9 @@ class DeepGraph:
                 f"input frames of shape {arr.shape}; expected (T, {', '.join(map(str, shape))}) "
                 f"for input population {self.input.label!r}"
             )
-        if not np.issubdtype(arr.dtype, np.number) or arr.dtype == np.complex128:
+        if arr.dtype == np.bool_:
+            arr = arr.astype(np.float64)
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
             raise ValueError(f"input frames must be real numbers, got dtype {arr.dtype}")
         out = np.ascontiguousarray(arr.reshape(arr.shape[0], -1), dtype=np.float64)
         if not np.isfinite(out).all():
