@@ -863,6 +863,58 @@ def _add_crossbar_parser(commands: argparse._SubParsersAction) -> None:
     s.set_defaults(handler=_cmd_crossbar_sweep)
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    """``snn bench``: metrics and energy per target of one sample (:mod:`snn.metrics.report`)."""
+    from snn.metrics.report import bench, energy_table, write_report
+
+    if (args.frames is None) == (args.rate is None):
+        raise CommandError("give exactly one of --frames FILE.npy and --rate R")
+    net = load_network(args.model)
+    frames = None
+    if args.frames is not None:
+        frames = np.load(args.frames, allow_pickle=False)
+        if args.backend not in ("numpy", "numba"):
+            raise CommandError(f"--backend {args.backend!r}: deep networks run on numpy or numba")
+    report = bench(
+        net,
+        frames,
+        args.rate,
+        input_rate=args.input_rate,
+        duration=args.duration,
+        backend=args.backend,
+        convention=args.convention,
+        title=Path(args.model).name,
+    )
+    files = write_report(report, args.out)
+    print(report.source)
+    print(report.metrics.table())
+    print(energy_table(report))
+    print("wrote: " + ", ".join(str(p) for p in files))
+    return EXIT_OK
+
+
+def _add_bench_parser(commands: argparse._SubParsersAction) -> None:
+    """``snn bench MODEL.h5 (--frames FILE.npy | --rate R) --out DIR``."""
+    p = commands.add_parser(
+        "bench", help="sparsity, synaptic operations and energy per target of one sample"
+    )
+    p.add_argument("model", metavar="MODEL.h5", help="network file written by snn.save")
+    p.add_argument("--frames", metavar="FILE.npy", help="input frames (T, *input shape)")
+    p.add_argument(
+        "--rate", type=_nonnegative_float, metavar="R", help="assumed rate (Hz) of every neuron"
+    )
+    p.add_argument(
+        "--input-rate", type=_nonnegative_float, metavar="R", help="input rate (Hz), default R"
+    )
+    p.add_argument(
+        "--duration", type=_seconds, default=0.1, help="with --rate: simulated s, default 0.1"
+    )
+    p.add_argument("--backend", default="numba", help="deep backend: numba (default) or numpy")
+    p.add_argument("--convention", choices=["snn", "neurobench"], default="snn")
+    p.add_argument("--out", metavar="DIR", default="snn-bench", help="output folder")
+    p.set_defaults(handler=_cmd_bench)
+
+
 # ---------------------------------------------------------------------------------------------
 # parser and entry point
 # ---------------------------------------------------------------------------------------------
@@ -945,6 +997,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train_parser(commands)
     _add_crossbar_parser(commands)
+    _add_bench_parser(commands)
     return parser
 
 
