@@ -65,7 +65,13 @@ def test_demo_writes_network_recording_and_raster(
         "vogels_abbott.h5",
     ]
     dvs = out_dir / "dvs"
-    for name in ("train/model.h5", "gesture_spikes.h5", "gesture_raster.png"):
+    for name in (
+        "train/model.h5",
+        "gesture_spikes.h5",
+        "gesture_raster.png",
+        "bench/report.md",
+        "bench/report.html",
+    ):
         assert (dvs / name).is_file(), name
     agreement = re.search(r"equal torch's on (\d+)/(\d+) test samples", out)
     assert agreement is not None, out

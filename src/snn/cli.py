@@ -245,6 +245,7 @@ class DemoContext:
     gesture_epochs: int = 20
     events: Path | None = None
     gesture_model: Path | None = None
+    gesture_frames: Path | None = None
 
     def require_network(self) -> Network:
         if self.network is None:
@@ -345,6 +346,7 @@ def _demo_gestures(ctx: DemoContext) -> str:
     )
     ctx.files.extend(res.files.values())
     ctx.gesture_model = res.files["model"]
+    ctx.gesture_frames = res.files["sample_frames"]
     same, total = res.numba_agreement
     baseline = (
         ""
@@ -380,6 +382,25 @@ def _demo_events(ctx: DemoContext) -> str:
     )
 
 
+def _demo_bench(ctx: DemoContext) -> str:
+    """Sparsity, synaptic operations and energy per target of the trained gesture network."""
+    if ctx.gesture_model is None or ctx.gesture_frames is None:
+        return "skipped: no trained gesture network (--gestures 0)"
+    from snn.metrics.report import bench, energy_table, write_report
+
+    net = load_network(ctx.gesture_model)
+    frames = np.load(ctx.gesture_frames, allow_pickle=False)
+    report = bench(net, frames, None, title="trained gesture network, test sample 0")
+    files = write_report(report, ctx.out_dir / "dvs" / "bench")
+    ctx.files.extend(files)
+    print(report.metrics.table())
+    print(energy_table(report))
+    return (
+        f"activation sparsity {report.metrics.activation_sparsity:.4f}; report (Markdown, "
+        f"HTML) in {files[0].parent}"
+    )
+
+
 DEMO_STEPS: list[DemoStep] = [
     DemoStep("build", "build the Vogels-Abbott CUBA network", _demo_build),
     DemoStep("save", "save the network", _demo_save_network),
@@ -389,6 +410,7 @@ DEMO_STEPS: list[DemoStep] = [
     DemoStep("spinnaker", "map on a virtual SpiNNaker board", _demo_spinnaker),
     DemoStep("gestures", "event camera: train a spiking CNN on synthetic gestures", _demo_gestures),
     DemoStep("events", "run a real event-camera recording through it", _demo_events),
+    DemoStep("bench", "sparsity, synaptic operations and energy per target", _demo_bench),
 ]
 
 

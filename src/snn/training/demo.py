@@ -138,6 +138,10 @@ def gesture_demo(
         dense += sum(p.size for p in graph.projections) * res.n_steps
         if i == 0:
             first = res
+    frames0 = np.asarray(test_set[0][0], dtype=np.float32)
+    frames_path = out / "test_sample_0.npy"
+    np.save(frames_path, frames0, allow_pickle=False)
+    files["sample_frames"] = frames_path
     recording = first.to_recording("numba")
     rec_path = out / "gesture_spikes.h5"
     io.save(recording, rec_path)
