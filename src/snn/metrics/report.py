@@ -13,7 +13,7 @@ import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -72,7 +72,7 @@ def bench(
         metrics = measure(net, result, x, convention=convention)
         source = f"{x.shape[0]} input frames, {result.n_steps} steps on {backend}"
     else:
-        assert rate is not None
+        rate = float(cast(float, rate))  # exactly one of frames and rate is given (checked)
         r_in = rate if input_rate is None else input_rate
         metrics = measure_rates(
             net, rate, duration=duration, input_rate=r_in, convention=convention
