@@ -136,6 +136,7 @@ def test_numba_is_bit_identical_to_reference(build: object) -> None:
         assert np.array_equal(ref.spikes[label], fast.spikes[label]), label
     assert np.array_equal(ref.readout_v, fast.readout_v)
     assert ref.synaptic_events == fast.synaptic_events
+    assert ref.membrane_changes == fast.membrane_changes
     assert sum(int(s.sum()) for s in ref.spikes.values()) > 50  # the test exercises spikes
 
 

@@ -267,3 +267,26 @@ def test_snn_bench_writes_the_report(tmp_path: Path) -> None:
     assert set(data["energy"]) >= {"cpu-fp32", "spinnaker", "loihi", "crossbar"}
     assert main(["bench", str(model), "--rate", "10", "--out", str(out)]) == 0
     assert main(["bench", str(model), "--out", str(out)]) == 2
+
+
+def test_effective_membrane_updates_counted_in_the_run_equal_the_reconstruction() -> None:
+    """The deep executors count NeuroBench's membrane updates while running; measure() uses
+    those counts, which equal the potentials reconstructed from the raster and frames."""
+    import dataclasses
+
+    from snn import deep
+    from snn.metrics import measure
+    from snn.models.dvs import csnn_network
+
+    net = csnn_network(channels=4, weight_gain=4.0, seed=2)
+    frames = (np.random.default_rng(3).random((8, 2, 32, 32)) < 0.05).astype(np.float64)
+    for backend in ("numpy", "numba"):
+        res = deep.run(net, frames, backend=backend)
+        assert sum(res.membrane_changes.values()) > 0
+        counted = measure(net, res, frames)
+        rebuilt = measure(net, dataclasses.replace(res, membrane_changes={}), frames)
+        assert counted.effective_membrane_updates == rebuilt.effective_membrane_updates
+        for label, layer in counted.layers.items():
+            assert (
+                layer.effective_membrane_updates == rebuilt.layers[label].effective_membrane_updates
+            )

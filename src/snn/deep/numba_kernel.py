@@ -211,6 +211,7 @@ def _run_kernel(
     spikes_out: NDArray[np.bool_],
     readout_v: NDArray[np.float64],
     events: NDArray[np.int64],
+    changes: NDArray[np.int64],
 ) -> None:
     total = pop_offset[-1] + pop_size[-1]
     prev = np.zeros(total)
@@ -273,6 +274,8 @@ def _run_kernel(
                         spikes_out[m, k] = True
                     else:
                         cur[k] = 0.0
+                    if m == 0 or vk != v[k]:
+                        changes[li] += 1
                     v[k] = vk
             if q == readout_pop:
                 for i in range(n):
@@ -294,6 +297,7 @@ def run_numba(
     spikes = np.zeros((steps, total), dtype=np.bool_)
     readout_v = np.zeros((steps, graph.readout.size))
     events = np.zeros(low.proj_pre.size, dtype=np.int64)
+    changes = np.zeros(low.layer_pop.size, dtype=np.int64)
     _run_kernel(
         x,
         steps,
@@ -317,6 +321,7 @@ def run_numba(
         spikes,
         readout_v,
         events,
+        changes,
     )
     out = {}
     for layer in graph.layers:
@@ -330,4 +335,7 @@ def run_numba(
         synaptic_events={label: int(n) for label, n in zip(labels, events, strict=True)},
         n_steps=steps,
         dt=graph.network.dt,
+        membrane_changes={
+            layer.label: int(n) for layer, n in zip(graph.layers, changes, strict=True)
+        },
     )

@@ -7,7 +7,7 @@ order of additions the event-driven Numba kernel reproduces bit for bit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +31,9 @@ class DeepResult:
     synaptic_events: dict[str, int]
     n_steps: int
     dt: float
+    #: per layer, NeuroBench's membrane updates: every neuron at the first step, then the
+    #: neurons whose potential after the step differs from before it
+    membrane_changes: dict[str, int] = field(default_factory=dict)
 
     @property
     def logits(self) -> NDArray[np.float64]:
@@ -88,6 +91,7 @@ def run_reference(
     }
     readout_v = np.zeros((steps, graph.readout.size))
     events = {proj.label: 0 for proj in graph.projections}
+    changes = {layer.label: 0 for layer in graph.layers}
     zeros = np.zeros(graph.input.size)
     for m in range(steps):
         cur: dict[int, NDArray[np.float64]] = {graph.input.index: x[m] if m < x.shape[0] else zeros}
@@ -112,6 +116,7 @@ def run_reference(
             else:
                 readout_v[m] = vq
                 cur[q] = vq
+            changes[layer.label] += layer.size if m == 0 else int(np.count_nonzero(vq != v[q]))
             v[q] = vq
         prev = cur
     return DeepResult(
@@ -124,6 +129,7 @@ def run_reference(
         synaptic_events=events,
         n_steps=steps,
         dt=net.dt,
+        membrane_changes=changes,
     )
 
 

@@ -957,7 +957,15 @@ def measure(
         projections[proj.label] = _projection_metrics(
             proj, ev, raster.n_steps, convention, delivery
         )
-    effective = _effective_updates(net, raster, delivery) if membrane else {}
+    effective: dict[int, float | None] = {}
+    if membrane:
+        counted = getattr(source, "membrane_changes", None)
+        if counted and delivery == "delayed":
+            # counted during the run by the deep executors: no reconstruction needed
+            by_label = {p.label: p.index for p in net.populations}
+            effective = {by_label[k]: float(v) for k, v in counted.items() if k in by_label}
+        else:
+            effective = _effective_updates(net, raster, delivery)
     layers: dict[str, LayerMetrics] = {}
     for pop in net.populations:
         ev = raster.events.get(pop.index)
