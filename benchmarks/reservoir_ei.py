@@ -1,0 +1,378 @@
+"""E/I rate reservoirs with self-adapting inhibition (issue 7): the seed paper's qualitative results
+and a side-by-side with ReservoirPy 0.4.2.
+
+Seed paper: Srinivasan, Plenz and Girvan, arXiv 2504.12480 (2025): reservoirs work best balanced or
+slightly over-inhibited; a local rule moving each unit's inhibition towards a target rate removes
+most of the tuning and improves memory capacity and forecasting; heterogeneous targets help further.
+
+Part 1, **balance sweep** (``--n`` units, ``--seeds`` reservoirs per point, medians): for each
+starting balance beta (summed inhibitory over summed excitatory weight), four conditions
+
+* ``static``: the reservoir as drawn;
+* ``adapt 0.5``: after inhibitory adaptation to a uniform target rate 0.5;
+* ``adapt Beta``: after adaptation to heterogeneous targets rho_i ~ Beta(2, 2);
+* ``design 0.5``: the one-step design (each unit's inhibition scaled so its fixed point is 0.5);
+
+scored on linear memory capacity (MC, delays 1 .. 2N), Mackey-Glass (tau = 17, our RK4 generator)
+direct forecasts 1 and 17 steps ahead (NRMSE) and NARMA-10 (NRMSE).
+
+Part 2, **ReservoirPy** (``--n-compare`` units, ``--steps-compare`` steps, one BLAS thread): a
+grid of ReservoirPy tanh ESNs (spectral radius x input scaling) against our E/I reservoirs on the
+same memory-capacity input and the same Mackey-Glass series (ReservoirPy's ``mackey_glass``).
+Every MC and NRMSE is computed by the same readout code from each reservoir's states, so the
+scores compare reservoirs, not readouts. Times are medians over ``--repeats`` of
+
+* ``MC run+fit``: drive 10k steps, fit 2N ridge readouts, score them on held-out data
+  (ReservoirPy: ``Reservoir.run`` + ``Ridge.fit`` on the lagged-target matrix + ``Ridge.run`` +
+  squared correlations; ours: ``run`` + :func:`memory_capacity`, which gets X^T Y by FFT);
+* ``MG run+fit``: drive 10k steps, fit one ridge readout (one-step forecast), predict the test part.
+
+Building the reservoirs (and, for ours, the adaptation run) is not in these times; it is printed
+separately. Run by hand, e.g.::
+
+    python benchmarks/reservoir_ei.py                 # about 7 minutes on 2 busy cores
+    python benchmarks/reservoir_ei.py --quick         # small sizes, a smoke test
+"""
+
+from __future__ import annotations
+
+import os
+
+# one thread, before numpy / numba are imported
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from functools import partial  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+
+from snn.models.reservoir import (  # noqa: E402
+    ESN,
+    EIReservoir,
+    ei_reservoir,
+    fit_ridge,
+    forecast_nrmse,
+    mackey_glass,
+    memory_capacity,
+    narma10_task,
+    nrmse,
+    scale_to_unit,
+    spectral_radius_of,
+    tanh_esn,
+    target_rates,
+    uniform_input,
+)
+
+BALANCES = (0.5, 0.75, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0)
+CONDITIONS = ("static", "adapt 0.5", "adapt Beta", "design 0.5")
+#: ReservoirPy grid searched for its best static ESN
+RPY_SPECTRAL_RADII = (0.8, 0.9, 1.0, 1.1)
+RPY_INPUT_SCALINGS = (0.01, 0.1, 1.0)
+#: the issue's target: our run + fit time at most this fraction of ReservoirPy's
+TARGET_RATIO = 0.33
+RIDGE_MC = 1e-10  # relative (see snn.models.reservoir.readout)
+RIDGE_MG = 1e-10
+WASHOUT = 100
+ADAPT_STEPS = 5000
+
+
+def adapt_schedule(steps: int) -> np.ndarray:
+    """The learning-rate schedule of every adaptation run: 3e-2 decaying to 1e-4."""
+    return np.geomspace(3e-2, 1e-4, steps)
+
+
+def make_condition(res: EIReservoir, condition: str, seed: int) -> EIReservoir:
+    u = uniform_input(ADAPT_STEPS, seed=10_000 + seed)
+    if condition == "static":
+        return res
+    if condition == "adapt 0.5":
+        return res.adapt(u, 0.5, adapt_schedule(ADAPT_STEPS)).reservoir
+    if condition == "adapt Beta":
+        rho = target_rates(res.n, "beta", seed=20_000 + seed)
+        return res.adapt(u, rho, adapt_schedule(ADAPT_STEPS)).reservoir
+    if condition == "design 0.5":
+        return res.design(0.5).reservoir
+    raise ValueError(f"unknown condition {condition!r}; valid: {', '.join(CONDITIONS)}")
+
+
+def score(
+    res: Any, u_mc: np.ndarray, series: np.ndarray, steps: int, seed: int
+) -> dict[str, float]:
+    """MC, Mackey-Glass NRMSE at horizons 1 and 17, NARMA-10 NRMSE of one reservoir."""
+    states, _ = res.run(u_mc)
+    mc = memory_capacity(states, u_mc, washout=WASHOUT, ridge=RIDGE_MC).total
+    states, _ = res.run(series)
+    fc = forecast_nrmse(states, series, (1, 17), WASHOUT, ridge=RIDGE_MG)
+    narma = narma10_task(res, steps, WASHOUT, ridge=RIDGE_MG, seed=seed)
+    return {"MC": mc, "MG 1": fc[1], "MG 17": fc[17], "NARMA10": narma}
+
+
+def sweep(n: int, steps: int, seeds: int) -> dict[tuple[str, float], dict[str, float]]:
+    series = scale_to_unit(mackey_glass(steps + 500, seed=0)[500:])
+    out: dict[tuple[str, float], dict[str, float]] = {}
+    for beta in BALANCES:
+        per: dict[str, list[dict[str, float]]] = {c: [] for c in CONDITIONS}
+        for seed in range(seeds):
+            base = ei_reservoir(n=n, balance=beta, seed=seed)
+            u_mc = uniform_input(steps, seed=100 + seed)
+            for cond in CONDITIONS:
+                per[cond].append(score(make_condition(base, cond, seed), u_mc, series, steps, seed))
+        for cond in CONDITIONS:
+            out[cond, beta] = {k: statistics.median(d[k] for d in per[cond]) for k in per[cond][0]}
+        print(f"  balance {beta}: done", flush=True)
+    return out
+
+
+def print_sweep(results: dict[tuple[str, float], dict[str, float]], n: int, seeds: int) -> None:
+    for metric, fmt, better in (
+        ("MC", "{:8.1f}", "higher"),
+        ("MG 1", "{:8.1e}", "lower"),
+        ("MG 17", "{:8.4f}", "lower"),
+        ("NARMA10", "{:8.3f}", "lower"),
+    ):
+        print(f"\n{metric} ({better} is better), N = {n}, median of {seeds} reservoirs")
+        print("| balance | " + " | ".join(f"{c:>10}" for c in CONDITIONS) + " |")
+        print("|---:|" + "---:|" * len(CONDITIONS))
+        for beta in BALANCES:
+            cells = " | ".join(f"{fmt.format(results[c, beta][metric]):>10}" for c in CONDITIONS)
+            print(f"| {beta:7.2f} | {cells} |")
+
+
+# ---------------------------------------------------------------------------------------------
+# part 2: ReservoirPy
+
+
+def lagged(u: np.ndarray, k_max: int) -> np.ndarray:
+    """Y[t, k-1] = u[t - k] (0 before the start)."""
+    y = np.zeros((u.size, k_max))
+    for k in range(1, k_max + 1):
+        y[k:, k - 1] = u[:-k]
+    return y
+
+
+def mc_split(steps: int, n: int) -> tuple[int, int]:
+    start = max(WASHOUT, 2 * n)
+    return start, start + round(0.75 * (steps - start))
+
+
+def abs_ridge(states: np.ndarray, rel: float) -> float:
+    """The absolute lambda equal to our relative ``rel`` for these (training) states."""
+    return rel * float(states.var(axis=0).sum()) * states.shape[0] / states.shape[1]
+
+
+def rpy_mc_pipeline(res: Any, u: np.ndarray, y_lag: np.ndarray, n: int) -> float:
+    from reservoirpy.nodes import Ridge
+
+    start, split = mc_split(u.size, n)
+    states = res.run(u[:, None])
+    readout = Ridge(ridge=abs_ridge(states[start:split], RIDGE_MC))
+    readout.fit(states[start:split], y_lag[start:split])
+    pred = readout.run(states[split:])
+    pc = pred - pred.mean(axis=0)
+    yc = y_lag[split:] - y_lag[split:].mean(axis=0)
+    r2 = (pc * yc).sum(0) ** 2 / ((pc * pc).sum(0) * (yc * yc).sum(0))
+    return float(r2.sum())
+
+
+def rpy_mg_pipeline(res: Any, series: np.ndarray) -> float:
+    from reservoirpy.nodes import Ridge
+
+    split = WASHOUT + round(0.75 * (series.size - 1 - WASHOUT))
+    states = res.run(series[:-1, None])
+    readout = Ridge(ridge=abs_ridge(states[WASHOUT:split], RIDGE_MG))
+    readout.fit(states[WASHOUT:split], series[WASHOUT + 1 : split + 1, None])
+    pred = readout.run(states[split:])
+    return nrmse(pred[:, 0], series[split + 1 :])
+
+
+def our_mc_pipeline(res: Any, u: np.ndarray) -> float:
+    states, _ = res.run(u)
+    return memory_capacity(states, u, washout=WASHOUT, ridge=RIDGE_MC).total
+
+
+def our_mg_pipeline(res: Any, series: np.ndarray) -> float:
+    split = WASHOUT + round(0.75 * (series.size - 1 - WASHOUT))
+    states, _ = res.run(series[:-1])
+    readout = fit_ridge(states[WASHOUT:split], series[WASHOUT + 1 : split + 1], RIDGE_MG)
+    return nrmse(readout.predict(states[split:]), series[split + 1 :])
+
+
+def run_only(res: Any, inputs: np.ndarray) -> float:
+    states, _ = res.run(inputs)
+    return float(states[-1, 0])
+
+
+def timed(
+    fn: Callable[[], float], repeats: int, reset: Callable[[], Any] | None = None
+) -> tuple[float, float]:
+    """(median seconds, value) over ``repeats`` calls."""
+    times, value = [], float("nan")
+    for _ in range(repeats):
+        if reset is not None:
+            reset()
+        t0 = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), value
+
+
+def compare(n: int, steps: int, repeats: int) -> None:
+    try:
+        import reservoirpy
+        from reservoirpy.datasets import mackey_glass as rpy_mackey_glass
+        from reservoirpy.nodes import Reservoir
+    except ModuleNotFoundError as err:
+        print(f"\nReservoirPy comparison skipped: {err} (pip install reservoirpy==0.4.2)")
+        return
+    u = uniform_input(steps, seed=1)
+    series = scale_to_unit(rpy_mackey_glass(steps + 500, tau=17, seed=0).ravel()[500:])
+    y_lag = lagged(u, 2 * n)
+    print(f"\nReservoirPy {reservoirpy.__version__} grid, N = {n}, {steps} steps")
+    print("| spectral radius | input scaling | MC | MG 1-step NRMSE | MG 17-step NRMSE |")
+    print("|---:|---:|---:|---:|---:|")
+    best: dict[str, tuple[float, float, float]] = {}
+    for sr in RPY_SPECTRAL_RADII:
+        for isc in RPY_INPUT_SCALINGS:
+            res = Reservoir(n, sr=sr, input_scaling=isc, lr=1.0, seed=1)
+            res.initialize(u[:, None])
+            states = res.run(u[:, None])
+            mc = memory_capacity(states, u, washout=WASHOUT, ridge=RIDGE_MC).total
+            res.reset()
+            fc = forecast_nrmse(res.run(series[:, None]), series, (1, 17), WASHOUT, ridge=RIDGE_MG)
+            print(f"| {sr} | {isc} | {mc:.1f} | {fc[1]:.2e} | {fc[17]:.4f} |", flush=True)
+            if mc > best.get("MC", (-1.0, 0.0, 0.0))[0]:
+                best["MC"] = (mc, sr, isc)
+            if -fc[1] > best.get("MG", (-np.inf, 0.0, 0.0))[0]:
+                best["MG"] = (-fc[1], sr, isc)
+    mc_best, sr_mc, isc_mc = best["MC"]
+    mg_best, sr_mg, isc_mg = -best["MG"][0], best["MG"][1], best["MG"][2]
+    print(
+        f"best ReservoirPy MC {mc_best:.1f} (sr {sr_mc}, input scaling {isc_mc}); best MG "
+        f"1-step NRMSE {mg_best:.2e} (sr {sr_mg}, input scaling {isc_mg})"
+    )
+
+    # timing, same run, one BLAS thread
+    rows: list[tuple[str, float, float, float, float, float, float]] = []
+    rpy_mc = Reservoir(n, sr=sr_mc, input_scaling=isc_mc, lr=1.0, seed=1)
+    rpy_mc.initialize(u[:, None])
+    t_mc, v_mc = timed(lambda: rpy_mc_pipeline(rpy_mc, u, y_lag, n), repeats, rpy_mc.reset)
+    rpy_mg = Reservoir(n, sr=sr_mg, input_scaling=isc_mg, lr=1.0, seed=1)
+    rpy_mg.initialize(series[:, None])
+    t_mg, v_mg = timed(lambda: rpy_mg_pipeline(rpy_mg, series), repeats, rpy_mg.reset)
+    t_run, _ = timed(lambda: float(rpy_mg.run(series[:-1, None])[0, 0]), repeats, rpy_mg.reset)
+    rows.append(("ReservoirPy tanh ESN (best of grid)", 0.0, v_mc, t_mc, v_mg, t_mg, t_run))
+
+    # (label, build, build for the Mackey-Glass task if another configuration is best there)
+    candidates: list[tuple[str, Callable[[], Any], Callable[[], Any] | None]] = [
+        (
+            "ours: tanh ESN (ReservoirPy's construction, best configurations)",
+            lambda: tanh_esn(n, sr_mc, input_scaling=isc_mc, seed=1),
+            lambda: tanh_esn(n, sr_mg, input_scaling=isc_mg, seed=1),
+        ),
+    ]
+    base = ei_reservoir(n=n, balance=1.0, seed=1)
+    u_adapt = uniform_input(ADAPT_STEPS, seed=5)
+    lr = adapt_schedule(ADAPT_STEPS)
+    candidates += [
+        ("ours: E/I static, balance 1", lambda: base, None),
+        ("ours: E/I static, balance 1.5", lambda: ei_reservoir(n=n, balance=1.5, seed=1), None),
+        ("ours: E/I adapted, rho = 0.5", lambda: base.adapt(u_adapt, 0.5, lr).reservoir, None),
+        (
+            "ours: E/I adapted, rho ~ Beta(2,2)",
+            lambda: base.adapt(u_adapt, target_rates(n, "beta", seed=4), lr).reservoir,
+            None,
+        ),
+    ]
+    # near-linear memory settings: small input, gain for an effective spectral radius of 0.95
+    a_exc, a_inh = base.dense()
+    gain = 4.0 * 0.95 / spectral_radius_of(a_exc - a_inh)
+    linear_base = ei_reservoir(n=n, balance=1.0, seed=1, input_scale=0.01, gain=gain)
+    candidates.append(
+        (
+            f"ours: E/I adapted, rho = 0.5, input 0.01, gain {gain:.2f}",
+            lambda: linear_base.adapt(u_adapt, 0.5, lr).reservoir,
+            None,
+        )
+    )
+    for label, build, build_mg in candidates:
+        t0 = time.perf_counter()
+        res = build()
+        t_build = time.perf_counter() - t0
+        res.run(u[:10])  # JIT / cache load
+        t_mc, v_mc = timed(partial(our_mc_pipeline, res, u), repeats)
+        res_mg = res if build_mg is None else build_mg()
+        t_mg, v_mg = timed(partial(our_mg_pipeline, res_mg, series), repeats)
+        t_run, _ = timed(partial(run_only, res_mg, series[:-1]), repeats)
+        rows.append((label, t_build, v_mc, t_mc, v_mg, t_mg, t_run))
+
+    print(f"\nN = {n}, {steps} steps, medians of {repeats} (seconds); ratio = time / ReservoirPy's")
+    print(
+        "| reservoir | build s | MC | MC run+fit s (ratio) | MG 1-step NRMSE "
+        "| MG run+fit s (ratio) | run only s (ratio) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    ref_mc, ref_mg, ref_run = rows[0][3], rows[0][5], rows[0][6]
+    for label, tb, mc, tmc, mg, tmg, trun in rows:
+        print(
+            f"| {label} | {tb:.2f} | {mc:.1f} | {tmc:.2f} ({tmc / ref_mc:.2f}) | {mg:.2e} | "
+            f"{tmg:.2f} ({tmg / ref_mg:.2f}) | {trun:.2f} ({trun / ref_run:.2f}) |"
+        )
+    ours = [r for r in rows if r[0].startswith("ours: E/I")]
+    best_ours = max(ours, key=lambda r: r[2])
+    ratio_mc = max(r[3] for r in ours) / ref_mc
+    ratio_mg = max(r[5] for r in ours) / ref_mg
+    met = "met" if max(ratio_mc, ratio_mg) <= TARGET_RATIO else "NOT met"
+    print(
+        f"\ntarget: our E/I run+fit <= {TARGET_RATIO} x ReservoirPy's (slowest E/I row): MC "
+        f"{ratio_mc:.2f}x, MG {ratio_mg:.2f}x -> {met}"
+    )
+    verdict = "met" if best_ours[2] > mc_best else "NOT met"
+    print(
+        f"target: adaptive E/I MC above ReservoirPy's best static ESN: best E/I {best_ours[2]:.1f} "
+        f"({best_ours[0]}) vs {mc_best:.1f} -> {verdict}"
+    )
+
+    # diagnostic: memory of the linearised networks at the same spectral radius
+    lin_ei = linear_base.adapt(u_adapt, 0.5, lr).reservoir
+    a_exc, a_inh = lin_ei.dense()
+    w_ei = a_exc - a_inh
+    rng = np.random.default_rng(0)
+    w_gauss = rng.standard_normal((n, n)) * (rng.random((n, n)) < 0.1)
+    print("\nlinearised networks (identity activation), spectral radius 0.95, same input weights:")
+    for label, w in (("E/I (Dale's law, adapted)", w_ei), ("Gaussian, 10 % connectivity", w_gauss)):
+        w = w * (0.95 / spectral_radius_of(w))
+        lin = ESN(sp.csr_matrix(w), lin_ei.w_in, np.zeros(n), 1.0, "identity")
+        states, _ = lin.run(u)
+        mc = memory_capacity(states, u, washout=WASHOUT, ridge=RIDGE_MC).total
+        print(f"  {label}: MC {mc:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=500, help="units in the balance sweep")
+    parser.add_argument("--steps", type=int, default=6000, help="steps per task in the sweep")
+    parser.add_argument("--seeds", type=int, default=3, help="reservoirs per sweep point")
+    parser.add_argument("--n-compare", type=int, default=1000)
+    parser.add_argument("--steps-compare", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
+    parser.add_argument("--skip-sweep", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.steps, args.seeds = 100, 2000, 1
+        args.n_compare, args.steps_compare, args.repeats = 200, 3000, 1
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; one BLAS thread")
+    if not args.skip_sweep:
+        print(f"\nbalance sweep, N = {args.n}, {args.steps} steps, {args.seeds} seeds")
+        print_sweep(sweep(args.n, args.steps, args.seeds), args.n, args.seeds)
+    compare(args.n_compare, args.steps_compare, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

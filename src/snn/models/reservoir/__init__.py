@@ -1,0 +1,82 @@
+"""Rate reservoirs with excitatory and inhibitory units and self-adapting inhibition
+(Srinivasan, Plenz and Girvan, arXiv 2504.12480), with the readouts, tasks and comparison ESNs
+used to evaluate them.
+
+* :mod:`.ei`: the E/I rate reservoir, inhibitory adaptation and the one-step design;
+* :mod:`.esn`: a sparse tanh ESN (ReservoirPy's construction) and linear reference reservoirs;
+* :mod:`.readout`: ridge and recursive-least-squares readouts;
+* :mod:`.tasks`: memory capacity, Mackey-Glass forecasting and NARMA-10, with their generators.
+"""
+
+from snn.models.reservoir.ei import (
+    BACKENDS,
+    TARGET_DISTRIBUTIONS,
+    WEIGHT_DISTRIBUTIONS,
+    AdaptationResult,
+    DesignResult,
+    EIParameters,
+    EIReservoir,
+    EIState,
+    check_targets,
+    ei_parameters,
+    ei_reservoir,
+    target_rates,
+)
+from snn.models.reservoir.esn import (
+    ESN,
+    delay_line,
+    orthogonal_linear_reservoir,
+    spectral_radius_of,
+    tanh_esn,
+)
+from snn.models.reservoir.readout import LinearReadout, RLSResult, fit_ridge, fit_rls
+from snn.models.reservoir.tasks import (
+    MemoryCapacity,
+    forecast_nrmse,
+    mackey_glass,
+    mackey_glass_task,
+    memory_capacity,
+    memory_capacity_task,
+    narma10,
+    narma10_task,
+    nrmse,
+    readout_nrmse,
+    scale_to_unit,
+    uniform_input,
+)
+
+__all__ = [
+    "BACKENDS",
+    "ESN",
+    "TARGET_DISTRIBUTIONS",
+    "WEIGHT_DISTRIBUTIONS",
+    "AdaptationResult",
+    "DesignResult",
+    "EIParameters",
+    "EIReservoir",
+    "EIState",
+    "LinearReadout",
+    "MemoryCapacity",
+    "RLSResult",
+    "check_targets",
+    "delay_line",
+    "ei_parameters",
+    "ei_reservoir",
+    "fit_ridge",
+    "fit_rls",
+    "forecast_nrmse",
+    "mackey_glass",
+    "mackey_glass_task",
+    "memory_capacity",
+    "memory_capacity_task",
+    "narma10",
+    "narma10_task",
+    "nrmse",
+    "orthogonal_linear_reservoir",
+    "readout_nrmse",
+    "scale_to_unit",
+    "spectral_radius_of",
+    "tanh_esn",
+    "target_rates",
+    "uniform_input",
+]
