@@ -233,7 +233,7 @@ def _error_cases(model: Path, tmp: Path) -> list[tuple[list[str], str]]:
         ),
         (["info", str(tmp / "missing.h5")], "no such file"),
         (["info", str(not_hdf5)], "not an HDF5 file"),
-        (["demo", "--backend", "cuda"], "invalid choice: 'cuda'"),
+        (["demo", "--backend", "tpu"], "invalid choice: 'tpu'"),
         (["demo", "--out", str(not_hdf5), "--backend", "numpy"], "is not a directory"),
         (["demo", "--out", str(tmp / "d"), "--n", "0"], "must be a positive integer"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),

@@ -106,6 +106,32 @@ BACKENDS.add(
 )
 
 
+def _cuda_simulator(compiled: CompiledNetwork, seed: int, **options: Any) -> Simulator:
+    from snn.backends.cuda_backend import CudaSimulator
+
+    return CudaSimulator(compiled, seed, **options)
+
+
+def _cuda_unavailable() -> str | None:
+    missing = _module_missing("numba_cuda", "cuda")()
+    if missing is not None:
+        return missing.replace("'numba_cuda' package", "'numba-cuda' package")
+    from snn.backends.cuda_backend import unavailable_reason
+
+    return unavailable_reason()
+
+
+BACKENDS.add(
+    "cuda",
+    Backend(
+        "cuda",
+        "numba-cuda kernels on a GPU (or NUMBA_ENABLE_CUDASIM=1); bit-identical by default",
+        _cuda_unavailable,
+        _cuda_simulator,
+    ),
+)
+
+
 def available() -> dict[str, str | None]:
     """Every registered backend with ``None`` (usable) or the reason it is not."""
     return {name: backend.unavailable_reason() for name, backend in BACKENDS.items()}

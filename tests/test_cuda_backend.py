@@ -1,0 +1,407 @@
+"""The CUDA backend against the NumPy reference, on Numba's CUDA simulator (no GPU needed).
+
+``NUMBA_ENABLE_CUDASIM=1`` is set here while ``numba.cuda`` is first imported (which is when Numba
+reads it), unless the environment already sets it (``NUMBA_ENABLE_CUDASIM=0 pytest ...`` runs
+these tests on a GPU), and restored afterwards so that subprocesses of other tests do not inherit
+it. ``numba.cuda`` stays the simulator for the rest of this process.
+The simulator runs the kernel's Python source one operation at a time (about 1 ms per simulated
+thread and launch), so the networks are tiny: a few dozen neurons for tens of steps.
+
+Tolerances:
+
+* ``dtype="float64"``, ``delivery="gather"`` (the defaults): spikes and state traces equal
+  bit for bit (``np.array_equal``);
+* ``delivery="scatter"`` (float atomics, nondeterministic summation order): spikes equal, state
+  to ``rtol = 1e-12``;
+* ``dtype="float32"``: on a network whose threshold crossings are not marginal, every spike of
+  the reference is matched by one of the same neuron within one step (and no extra ones); state
+  to ``rtol = 1e-4`` of its scale.
+
+The absence of fused multiply-adds in the compiled float64 kernel (what makes the simulator's
+bit-parity carry over to a GPU) is checked on PTX when NVVM is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import numpy as np
+import pytest
+
+import snn
+from parity import assert_identical
+from snn import arith
+from snn.backends import get_backend
+from snn.compiled import compile_network
+from snn.recording import Recording
+
+
+def _import_numba_cuda_simulated() -> None:
+    """Import numba.cuda with NUMBA_ENABLE_CUDASIM=1 (unless set), then restore the variable."""
+    before = os.environ.get("NUMBA_ENABLE_CUDASIM")
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+    try:
+        if importlib.util.find_spec("numba_cuda") is not None:
+            importlib.import_module("numba.cuda")
+    finally:
+        if before is None:
+            del os.environ["NUMBA_ENABLE_CUDASIM"]
+
+
+_import_numba_cuda_simulated()
+pytest.importorskip("numba_cuda", reason="the cuda backend needs the 'numba-cuda' package")
+
+from numba import cuda  # noqa: E402  (after the simulator switch)
+
+from snn.backends import cuda_backend  # noqa: E402
+
+if cuda_backend.unavailable_reason() is not None:
+    pytest.skip(
+        f"{cuda_backend.unavailable_reason()} (numba.cuda was imported before this module "
+        "could enable the simulator: run this file on its own)",
+        allow_module_level=True,
+    )
+
+DT = 0.1e-3
+LIF = dict(
+    tau_m=20e-3,
+    cm=0.25e-9,
+    v_rest=-65e-3,
+    v_reset=-70e-3,
+    v_thresh=-52e-3,
+    tau_refrac=1e-3,
+    tau_syn_E=3e-3,
+    tau_syn_I=5e-3,
+)
+
+
+def _model(name: str, heterogeneous: bool) -> snn.neurons.NeuronModel:
+    p: dict[str, Any] = dict(LIF)
+    if heterogeneous:
+        p["tau_m"] = snn.Uniform(10e-3, 30e-3)
+        p["v_thresh"] = snn.Uniform(-54e-3, -50e-3)
+        p["tau_refrac"] = snn.Uniform(0.2e-3, 1e-3)
+    if name == "IF_curr_exp":
+        return snn.IF_curr_exp(**p)
+    if name == "IF_cond_exp":
+        return snn.IF_cond_exp(e_rev_E=0.0, e_rev_I=-80e-3, **p)
+    return snn.AdaptiveLIF(tau_w=30e-3, b=0.05e-9, tau_theta=20e-3, delta_theta=2e-3, **p)
+
+
+def run_both(net: snn.Network, duration: float, **options: Any) -> tuple[Recording, Recording]:
+    ref = net.run(duration, backend="numpy")
+    out = net.run(duration, backend="cuda", **options)
+    assert out.backend == "cuda"
+    return ref, out
+
+
+def _driven(model_name: str, heterogeneous: bool, seed: int = 11) -> snn.Network:
+    """Poisson drive on both receptors (one source switching on late), recurrent synapses with
+    a fixed delay, every state variable recorded, a view's spikes, a sparse trace."""
+    net = snn.Network(dt=DT, seed=seed)
+    conductance = model_name == "IF_cond_exp"
+    w_exc, w_inh = (6e-9, 6e-9) if conductance else (0.5e-9, 0.4e-9)
+    drive = net.population(16, snn.SpikeSourcePoisson(rate=400.0), label="drive")
+    inhib = net.population(
+        8, snn.SpikeSourcePoisson(rate=300.0, start=1e-3, duration=2e-3), label="inhib"
+    )
+    pop = net.population(
+        12,
+        _model(model_name, heterogeneous),
+        label="pop",
+        initial={"v": snn.Uniform(-60e-3, -53e-3)},
+    )
+    net.connect(
+        drive,
+        pop,
+        snn.FixedProbability(0.5),
+        weight=w_exc,
+        delay=snn.Uniform(0.1e-3, 0.4e-3),
+    )
+    net.connect(inhib, pop, snn.FixedProbability(0.5), weight=w_inh, receptor="inhibitory")
+    net.connect(pop, pop, snn.FixedProbability(0.3), weight=w_exc / 2, delay=0.2e-3)
+    net.record(pop, "spikes", *pop.model.state_variables)
+    net.record(drive[::3], "spikes", label="drive_view")
+    net.record(pop[2:8], "v", interval=0.3e-3, label="v_sparse")
+    return net
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # exp(710) = inf
+def test_exp_matches_the_reference_arithmetic_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [
+            rng.uniform(-5, 1, 24),
+            [0.0, -0.0, 1e-300, -745.2, -708.5, 709.7, 710.0, -800.0, np.inf, -np.inf],
+        ]
+    )
+
+    @cuda.jit
+    def apply(values: Any, out: Any) -> None:
+        i: int = cuda.grid(1)  # type: ignore[call-arg]
+        if i < values.size:
+            out[i] = cuda_backend._exp_exact(values[i])
+
+    out = np.zeros_like(x)
+    apply[1, x.size](x, out)
+    expected = arith.exp_arith(x)
+    assert np.array_equal(out.view(np.int64), expected.view(np.int64))
+
+
+@pytest.mark.parametrize(
+    ("model_name", "heterogeneous"),
+    [("IF_curr_exp", True), ("IF_cond_exp", True), ("AdaptiveLIF", False)],
+)
+def test_models_bit_identical(model_name: str, heterogeneous: bool) -> None:
+    ref, out = run_both(_driven(model_name, heterogeneous), 0.01)
+    assert assert_identical(ref, out) > 20
+    assert ref.spikes["pop"].count > 3, "the network must spike for parity to mean something"
+
+
+def test_connectors_delays_receptors_and_spike_arrays_bit_identical() -> None:
+    net = snn.Network(dt=DT, seed=3)
+    times = [np.arange(k, 6, 2) * 1e-3 + 0.1e-3 for k in range(4)]
+    src = net.population(4, snn.SpikeSourceArray(times), label="src")
+    shared = net.population(3, snn.SpikeSourceArray([0.5e-3, 0.6e-3, 3e-3]), label="shared")
+    a = net.population(10, snn.IF_curr_exp(**LIF), label="a")
+    b = net.population(8, _model("IF_cond_exp", True), label="b")
+    net.connect(
+        src, a, snn.AllToAll(), weight=snn.Uniform(0.5e-9, 1.5e-9), delay=snn.Uniform(0.1e-3, 1e-3)
+    )
+    net.connect(src[:3], a[:6:2], snn.OneToOne(), weight=0.3e-9, receptor="inhibitory")
+    net.connect(shared, a[4:], snn.FixedProbability(0.6), weight=1.2e-9, delay=0.3e-3)
+    net.connect(
+        a,
+        b,
+        snn.FixedProbability(0.5),
+        weight=snn.Uniform(4e-9, 12e-9),
+        delay=snn.Uniform(0.1e-3, 0.8e-3),
+    )
+    net.connect(
+        a[:5],
+        b[[0, 3, 5]],
+        snn.FromList([[0, 0], [0, 0], [3, 1], [4, 2], [2, 2]]),
+        weight=5e-9,
+        receptor="inhibitory",
+        delay=[0.1e-3, 0.2e-3, 0.5e-3, 0.3e-3, 0.1e-3],
+    )
+    net.connect(b, a, snn.AllToAll(), weight=0.05e-9, receptor="inhibitory")
+    net.connect(
+        a,
+        a,
+        snn.FixedProbability(0.3, allow_self_connections=False),
+        weight=0.2e-9,
+        delay=snn.Uniform(0.1e-3, 0.9e-3),
+    )
+    net.record(a, "spikes", "v", "isyn_exc", "isyn_inh")
+    net.record(b[2:], "spikes", "v", "gsyn_exc", "gsyn_inh", interval=0.4e-3)
+    net.record(src, "spikes")
+    net.record(shared, "spikes")
+    ref, out = run_both(net, 0.006)
+    assert assert_identical(ref, out) > 20
+    assert ref.spikes["a"].count > 0 and ref.spikes["b[2:]"].count > 0
+
+
+def test_scatter_delivery_spikes_exact_state_to_rounding() -> None:
+    ref, out = run_both(_driven("IF_cond_exp", True, seed=5), 0.006, delivery="scatter")
+    assert out.metadata["delivery"] == "scatter"
+    for label, sa in ref.spikes.items():
+        assert np.array_equal(sa.times, out.spikes[label].times), label
+        assert np.array_equal(sa.ids, out.spikes[label].ids), label
+    assert ref.spikes["pop"].count > 3
+    for label, traces in ref.traces.items():
+        for var, ta in traces.items():
+            np.testing.assert_allclose(out.traces[label][var].values, ta.values, rtol=1e-12)
+
+
+def test_float32_spikes_within_one_step() -> None:
+    """Strong, sparse array inputs: every crossing is far from marginal, so float32 rounding
+    (relative 6e-8) can at most move a crossing by a step."""
+    net = snn.Network(dt=DT, seed=2)
+    times = [np.array([0.2e-3, 2.5e-3]) + 0.3e-3 * k for k in range(6)]
+    src = net.population(6, snn.SpikeSourceArray(times), label="src")
+    poisson = net.population(6, snn.SpikeSourcePoisson(rate=500.0), label="poisson")
+    pop = net.population(10, _model("IF_curr_exp", True), label="pop")
+    cond = net.population(6, _model("IF_cond_exp", False), label="cond")
+    net.connect(src, pop, snn.AllToAll(), weight=2.5e-9, delay=snn.Uniform(0.1e-3, 0.5e-3))
+    net.connect(poisson, pop, snn.FixedProbability(0.3), weight=0.1e-9, receptor="inhibitory")
+    net.connect(src, cond, snn.AllToAll(), weight=20e-9)
+    net.record(pop, "spikes", "v", "isyn_exc")
+    net.record(cond, "spikes", "v")
+    net.record(poisson, "spikes")
+    ref, out = run_both(net, 0.005, dtype="float32")
+    assert out.metadata["dtype"] == "float32"
+    # Poisson draws and p_spike stay float64: source spikes are identical
+    assert np.array_equal(ref.spikes["poisson"].ids, out.spikes["poisson"].ids)
+    for label in ("pop", "cond"):
+        r, o = ref.spikes[label], out.spikes[label]
+        assert r.count > 5
+        assert r.count == o.count, label
+        assert np.array_equal(np.sort(r.ids), np.sort(o.ids)), label
+        shift = np.abs(np.round((r.times - o.times) / DT))  # sorted by (time, id) in both
+        assert shift.max() <= 1, label
+    for label, var, scale in (("pop", "v", 70e-3), ("pop", "isyn_exc", 1e-8), ("cond", "v", 70e-3)):
+        np.testing.assert_allclose(
+            out.trace(label, var).values, ref.trace(label, var).values, rtol=0, atol=1e-4 * scale
+        )
+
+
+def test_chunks_relaunches_and_repeated_runs_equal_one_reference_run() -> None:
+    """Chunks that do not divide the sample interval, a spike buffer too small for a chunk
+    (the kernel stops, the host grows the buffer and relaunches), run() in pieces."""
+    net = _driven("AdaptiveLIF", True, seed=21)
+    compiled = compile_network(net)
+    n_steps = 60
+    sim = cuda_backend.CudaSimulator(compiled, 4)
+    sim._chunk_steps = 13
+    sim._capacity = 30  # the recorded neurons need ~ n_recorded per step: forces stops
+    sim._d["rec"] = cuda.device_array(2 * sim._capacity, np.int64)
+    for k in (1, 0, 24, 35):
+        sim.run(k)
+    assert sim.step == n_steps
+    assert sim._capacity > 30, "the buffer never filled: the relaunch path was not exercised"
+    ref = get_backend("numpy").make_simulator(compiled, 4)
+    ref.run(n_steps)
+    assert assert_identical(ref.recording(n_steps * DT), sim.recording(n_steps * DT)) > 30
+
+
+def _plastic() -> snn.Network:
+    net = snn.Network(dt=DT, seed=1)
+    pre = net.population(4, snn.SpikeSourcePoisson(rate=50.0), label="pre")
+    post = net.population(3, snn.IF_curr_exp(), label="post")
+    rule = snn.STDP("additive", A_plus=0.01e-9, A_minus=0.01e-9, w_min=0.0, w_max=1e-9)
+    net.connect(pre, post, snn.AllToAll(), weight=0.5e-9, plasticity=rule, label="ff")
+    return net
+
+
+def test_unsupported_features_fail_at_construction_naming_the_alternative() -> None:
+    with pytest.raises(ValueError, match=r"projection 'ff' is plastic \(STDP\).*backend='numba'"):
+        cuda_backend.CudaSimulator(compile_network(_plastic()), 0)
+    with pytest.raises(ValueError, match="plastic"):
+        _plastic().run(0.001, backend="cuda")
+
+    spin = snn.Network(dt=1e-3, semantics="spinnaker")
+    spin.population(2, snn.IF_curr_exp(), label="p")
+    with pytest.raises(ValueError, match=r"'spinnaker' semantics.*backend='numba'"):
+        cuda_backend.CudaSimulator(compile_network(spin), 0)
+    with pytest.raises(ValueError, match="does not implement the 'spinnaker' semantics"):
+        spin.run(0.002, backend="cuda")
+
+    deep = snn.Network(dt=1e-3)
+    deep.population(3, snn.neurons.DeltaLIF(), label="layer")
+    with pytest.raises(ValueError, match=r"deep network.*snn\.deep\.run"):
+        cuda_backend.CudaSimulator(compile_network(deep), 0)
+
+
+def test_options_are_validated() -> None:
+    compiled = compile_network(_driven("IF_curr_exp", False))
+    with pytest.raises(ValueError, match=r"unknown option.*fastmath.*valid options: dtype"):
+        cuda_backend.CudaSimulator(compiled, 0, fastmath=True)
+    with pytest.raises(ValueError, match="dtype must be one of float64, float32"):
+        cuda_backend.CudaSimulator(compiled, 0, dtype="float16")
+    with pytest.raises(ValueError, match="delivery must be one of gather, scatter"):
+        cuda_backend.CudaSimulator(compiled, 0, delivery="atomic")
+    with pytest.raises(ValueError, match="threads_per_block"):
+        cuda_backend.CudaSimulator(compiled, 0, threads_per_block=0)
+    assert cuda_backend.CudaSimulator(compiled, 0, dtype=np.float32).dtype == np.float32
+    with pytest.raises(ValueError, match="non-negative"):
+        cuda_backend.CudaSimulator(compiled, 0).run(-1)
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return env
+
+
+def test_unavailable_without_gpu_or_simulator_says_how_to_enable_it() -> None:
+    code = textwrap.dedent(
+        """
+        from numba import cuda
+        from snn.backends import available
+        print("GPU" if cuda.is_available() else available()["cuda"])
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=_clean_env(), capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    if out.stdout.strip() == "GPU":
+        pytest.skip("a CUDA GPU is present: the backend is available without the simulator")
+    assert "NUMBA_ENABLE_CUDASIM=1" in out.stdout, out.stdout
+
+
+_PTX_PROBE = """
+from numba import cuda, float64
+
+def kernel(a):
+    a[0] = 1.0
+
+cuda.compile_ptx(kernel, (float64[::1],), cc=(9, 0))
+"""
+
+_PTX_SCRIPT = """
+import re
+import numba, numpy as np
+from numba import cuda
+import numba.cuda.dispatcher as dispatcher
+from snn.backends import cuda_backend as cb
+from snn.compiled import compile_network
+from snn.models.vogels_abbott import vogels_abbott
+
+class _Device:  # cooperative-group device functions ask the current device for its cc
+    compute_capability = (9, 0)
+
+dispatcher.get_current_device = lambda: _Device()
+cb.unavailable_reason = lambda: None
+cuda.to_device = np.asarray
+cuda.device_array = lambda n, dtype: np.zeros(n, dtype)
+launched = {}
+
+class _Capture:
+    def __getitem__(self, config):
+        return lambda *args: launched.setdefault("args", args)
+
+net = vogels_abbott("coba", n=50, seed=1)
+for delivery in ("gather", "scatter"):
+    sim = cb.CudaSimulator(compile_network(net), 1, delivery=delivery)
+    kernel, sim._kernel, sim._blocks = sim._kernel, _Capture(), 1
+    try:
+        sim._run_chunk(2)
+    except Exception:
+        pass  # the fake launch returns nothing to harvest
+    sig = tuple(numba.typeof(a) for a in launched.pop("args"))
+    ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+    n_fma = len(re.findall(r"fma\\.rn\\.f64", ptx))
+    print(delivery, n_fma, len(re.findall(r"mul\\.rn\\.f64", ptx)))
+"""
+
+
+def test_compiled_float64_kernel_has_no_fused_multiply_add() -> None:
+    """Needs NVVM (CUDA toolkit, or the nvidia-nvvm wheel via CUDA_HOME), not a GPU."""
+    probe = subprocess.run(
+        [sys.executable, "-c", _PTX_PROBE],
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if probe.returncode != 0:
+        pytest.skip("NVVM/NVRTC (CUDA toolkit) not installed: cannot compile PTX here")
+    out = subprocess.run(
+        [sys.executable, "-c", _PTX_SCRIPT],
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    for line in out.stdout.splitlines():
+        delivery, n_fma, n_mul = line.split()
+        assert int(n_fma) == 0, f"{delivery}: fused multiply-adds in the float64 kernel"
+        assert int(n_mul) > 20, f"{delivery}: expected the products as mul.rn.f64"
