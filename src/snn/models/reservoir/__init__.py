@@ -9,7 +9,7 @@ used to evaluate them.
 """
 
 from snn.models.reservoir.ei import (
-    BACKENDS,
+    RESERVOIR_BACKENDS,
     TARGET_DISTRIBUTIONS,
     WEIGHT_DISTRIBUTIONS,
     AdaptationResult,
@@ -46,8 +46,8 @@ from snn.models.reservoir.tasks import (
 )
 
 __all__ = [
-    "BACKENDS",
     "ESN",
+    "RESERVOIR_BACKENDS",
     "TARGET_DISTRIBUTIONS",
     "WEIGHT_DISTRIBUTIONS",
     "AdaptationResult",

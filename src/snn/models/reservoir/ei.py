@@ -366,8 +366,10 @@ def target_rates(
 
 
 #: runners of the reservoir: ``(reservoir, inputs (T, d), state) -> (rates (T, N), final state)``
-BACKENDS: Registry[Callable[[EIReservoir, FloatArray, EIState], tuple[FloatArray, EIState]]]
-BACKENDS = Registry("reservoir backend")
+RESERVOIR_BACKENDS: Registry[
+    Callable[[EIReservoir, FloatArray, EIState], tuple[FloatArray, EIState]]
+]
+RESERVOIR_BACKENDS = Registry("reservoir backend")
 
 
 @dataclass(frozen=True, eq=False)
@@ -449,7 +451,7 @@ class EIReservoir:
         is ``"numba"`` (compiled) or ``"numpy"`` (the reference step in a Python loop).
         """
         u = _as_inputs(inputs, self.params.n_inputs, "EIReservoir.run")
-        runner = BACKENDS.get(backend)
+        runner = RESERVOIR_BACKENDS.get(backend)
         return runner(self, u, state if state is not None else self.initial_state())
 
     def adapt(
@@ -478,7 +480,7 @@ class EIReservoir:
                 f"per step ({u.shape[0]}); got {np.asarray(learning_rate)!r:.80}"
             )
         if backend not in ("numba", "numpy"):
-            BACKENDS.get(backend)  # names the valid choices
+            RESERVOIR_BACKENDS.get(backend)  # names the valid choices
         start = state if state is not None else self.initial_state()
         w_inh = self.w_inh.copy()
         trace = np.empty(u.shape[0])
@@ -563,8 +565,8 @@ def _run_numpy(res: EIReservoir, u: FloatArray, state: EIState) -> tuple[FloatAr
     return out, s
 
 
-BACKENDS.add("numba", _run_numba)
-BACKENDS.add("numpy", _run_numpy)
+RESERVOIR_BACKENDS.add("numba", _run_numba)
+RESERVOIR_BACKENDS.add("numpy", _run_numpy)
 
 
 def _draw_presynaptic(
