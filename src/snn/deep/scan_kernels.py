@@ -196,3 +196,53 @@ def sparse_conv_weight_grad(
                     continue
                 for co in range(c_out):
                     gw[c, ky, kx, co] += v * grad[d, b, oy, ox, co]
+
+
+@numba.njit(cache=True, nogil=True)
+def lif_backward_reduced(
+    grad_s: NDArray[np.floating],
+    u_all: NDArray[np.floating],
+    s_all: NDArray[np.floating],
+    beta: NDArray[np.floating],
+    thresh: NDArray[np.floating],
+    subtract: bool,
+    code: int,
+    k: float,
+    channels: int,
+    need_beta: bool,
+    need_thresh: bool,
+    need_bias: bool,
+    g_drive: NDArray[np.floating],
+    g_sums: NDArray[np.float64],
+    g_bias: NDArray[np.float64],
+) -> None:
+    """:func:`lif_backward` for trained parameters shared by a layer (beta, threshold: one
+    value, summed into ``g_sums[0]``, ``g_sums[1]``) or by a channel (bias: element ``i`` is
+    channel ``i % channels`` in memory order, summed into ``g_bias``): no per-element
+    accumulators, which made the backward pass memory-bound."""
+    steps, n = grad_s.shape
+    n_drive = g_drive.shape[0]
+    g_v = np.zeros(n)
+    sum_beta = 0.0
+    sum_thresh = 0.0
+    for m in range(steps - 1, -1, -1):
+        for i in range(n):
+            s = float(s_all[m, i])
+            g_spike = float(grad_s[m, i]) * _surrogate(code, float(u_all[m, i] - thresh[i]), k)
+            g_u = g_spike + (g_v[i] if subtract else g_v[i] * (1.0 - s))
+            if 0 < m <= n_drive:
+                g_drive[m - 1, i] = g_u
+            if need_bias:
+                g_bias[i % channels] += g_u
+            if need_thresh:
+                sum_thresh -= g_spike
+                if subtract:
+                    sum_thresh -= g_v[i] * s
+            if need_beta and m > 0:
+                s_prev = float(s_all[m - 1, i])
+                u_prev = float(u_all[m - 1, i])
+                v_prev = u_prev - s_prev * thresh[i] if subtract else u_prev * (1.0 - s_prev)
+                sum_beta += g_u * v_prev
+            g_v[i] = g_u * beta[i]
+    g_sums[0] = sum_beta
+    g_sums[1] = sum_thresh

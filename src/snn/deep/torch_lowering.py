@@ -210,7 +210,7 @@ class SpikingModule(nn.Module):
                 y = outputs[proj.pre.parent.index]
                 # outputs of step m drive step m + 1: steps beyond S - 1 reach nothing, and
                 # missing input frames are zero (no synaptic input, no work)
-                z = self._project_steps(proj, y[: min(y.shape[0], steps - 1)], batch)
+                z = self._project_steps(proj, _first_steps(y, min(y.shape[0], steps - 1)), batch)
                 if drive is not None and z.shape[0] != drive.shape[0]:
                     short, long_ = sorted((z, drive), key=lambda t: t.shape[0])
                     pad = short.new_zeros((long_.shape[0] - short.shape[0], *short.shape[1:]))
@@ -413,10 +413,50 @@ class _LIFScan(torch.autograd.Function):
         subtract = ctx.subtract
         steps = grad_s.shape[0]
         g_drive = _empty_steps(grad_s, ctx.n_drive)
+        need = ctx.needs_input_grad
+        full = grad_s.shape[1:]
+        channels = full[-1] if len(full) == 2 else full[1]  # (B, N): per neuron; (B, C, H, W)
+        reduced = (
+            (not need[2] or beta.numel() == 1)
+            and (not need[3] or thresh.numel() == 1)
+            and (not need[4] or bias.numel() == channels)
+        )
+        if grad_s.device.type == "cpu" and reduced:
+            from snn.deep import scan_kernels
+
+            sums = np.zeros(2)
+            g_bias_c = np.zeros(channels)
+            scan_kernels.lif_backward_reduced(
+                _memory_order(grad_s),
+                _memory_order(u_all),
+                _memory_order(s_all),
+                _memory_order(beta.expand(full)).reshape(-1),
+                _memory_order(thresh.expand(full)).reshape(-1),
+                subtract,
+                scan_kernels.SURROGATE_CODES[ctx.surrogate],
+                float(ctx.scale),
+                channels,
+                bool(need[2]),
+                bool(need[3]),
+                bool(need[4]),
+                _memory_order(g_drive),
+                sums,
+                g_bias_c,
+            )
+            dtype = grad_s.dtype
+            return (
+                g_drive,
+                None,
+                torch.tensor(sums[0], dtype=dtype).reshape(beta.shape) if need[2] else None,
+                torch.tensor(sums[1], dtype=dtype).reshape(thresh.shape) if need[3] else None,
+                torch.from_numpy(g_bias_c).to(dtype).reshape(bias.shape) if need[4] else None,
+                None,
+                None,
+                None,
+            )
         if grad_s.device.type == "cpu":
             from snn.deep import scan_kernels
 
-            full = grad_s.shape[1:]
             n = math.prod(full)
             acc = [np.zeros(n) for _ in range(3)]
             scan_kernels.lif_backward(
@@ -431,13 +471,13 @@ class _LIFScan(torch.autograd.Function):
                 _memory_order(g_drive),
                 *acc,
             )
-            sums = [_from_memory_order(a, full, grad_s.dtype) for a in acc]
+            per_element = [_from_memory_order(a, full, grad_s.dtype) for a in acc]
             return (
                 g_drive,
                 None,
-                sums[0].sum_to_size(beta.shape) if ctx.needs_input_grad[2] else None,
-                sums[1].sum_to_size(thresh.shape) if ctx.needs_input_grad[3] else None,
-                sums[2].sum_to_size(bias.shape) if ctx.needs_input_grad[4] else None,
+                per_element[0].sum_to_size(beta.shape) if ctx.needs_input_grad[2] else None,
+                per_element[1].sum_to_size(thresh.shape) if ctx.needs_input_grad[3] else None,
+                per_element[2].sum_to_size(bias.shape) if ctx.needs_input_grad[4] else None,
                 None,
                 None,
                 None,
@@ -510,6 +550,34 @@ class _SparseInputConv2d(torch.autograd.Function):
         scan_kernels.sparse_conv_weight_grad(coords, values, g, ctx.stride, ctx.padding, gw)
         grad_w = torch.from_numpy(gw).permute(3, 0, 1, 2).to(grad.dtype)
         return None, grad_w, None, None
+
+
+class _FirstSteps(torch.autograd.Function):
+    """``x[:k]`` whose gradient keeps ``x``'s memory layout (channels last per step): autograd's
+    own slice backward builds a contiguous (NCHW) zero tensor, which then costs two transposing
+    copies and a full fill per layer."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, k: int) -> torch.Tensor:
+        ctx.k = k
+        ctx.shape = x.shape
+        ctx.like = x.detach()
+        return x[:k]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, ...]:
+        out = torch.empty_like(ctx.like)
+        out[: ctx.k] = grad
+        out[ctx.k :] = 0.0
+        ctx.like = None
+        return out, None
+
+
+def _first_steps(x: torch.Tensor, k: int) -> torch.Tensor:
+    """The first ``k`` steps of a time-major tensor (see :class:`_FirstSteps`)."""
+    if k == x.shape[0] or not x.requires_grad:
+        return x[:k]
+    return _FirstSteps.apply(x, k)
 
 
 def _memory_order(t: torch.Tensor) -> np.ndarray:
