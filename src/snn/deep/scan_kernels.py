@@ -63,43 +63,6 @@ def _surrogate(code: int, x: float, k: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
-def lif_backward(
-    grad_s: NDArray[np.floating],
-    u_all: NDArray[np.floating],
-    s_all: NDArray[np.floating],
-    beta: NDArray[np.floating],
-    thresh: NDArray[np.floating],
-    subtract: bool,
-    code: int,
-    k: float,
-    g_drive: NDArray[np.floating],
-    g_beta: NDArray[np.float64],
-    g_thresh: NDArray[np.float64],
-    g_bias: NDArray[np.float64],
-) -> None:
-    steps, n = grad_s.shape
-    n_drive = g_drive.shape[0]
-    g_v = np.zeros(n)
-    for m in range(steps - 1, -1, -1):
-        for i in range(n):
-            s = float(s_all[m, i])
-            g_spike = float(grad_s[m, i]) * _surrogate(code, float(u_all[m, i] - thresh[i]), k)
-            g_u = g_spike + (g_v[i] if subtract else g_v[i] * (1.0 - s))
-            if 0 < m <= n_drive:
-                g_drive[m - 1, i] = g_u
-            g_bias[i] += g_u
-            g_thresh[i] -= g_spike
-            if subtract:
-                g_thresh[i] -= g_v[i] * s
-            if m > 0:
-                s_prev = float(s_all[m - 1, i])
-                u_prev = float(u_all[m - 1, i])
-                v_prev = u_prev - s_prev * thresh[i] if subtract else u_prev * (1.0 - s_prev)
-                g_beta[i] += g_u * v_prev
-            g_v[i] = g_u * beta[i]
-
-
-@numba.njit(cache=True, nogil=True)
 def nonzero_entries(x: NDArray[np.floating]) -> tuple[NDArray[np.int32], NDArray[np.float64]]:
     """Coordinates (d, b, c, y, x) and values of the non-zero entries of a 5-D array."""
     n_d, n_b, n_c, h, wd = x.shape
@@ -216,10 +179,10 @@ def lif_backward_reduced(
     g_sums: NDArray[np.float64],
     g_bias: NDArray[np.float64],
 ) -> None:
-    """:func:`lif_backward` for trained parameters shared by a layer (beta, threshold: one
-    value, summed into ``g_sums[0]``, ``g_sums[1]``) or by a channel (bias: element ``i`` is
-    channel ``i % channels`` in memory order, summed into ``g_bias``): no per-element
-    accumulators, which made the backward pass memory-bound."""
+    """The surrogate backward pass of :func:`lif_forward` (float64 arithmetic), with the trained
+    parameters shared by a layer (beta, threshold: one value, gradients summed into
+    ``g_sums[0]``, ``g_sums[1]``) or by a channel (bias: element ``i`` is channel
+    ``i % channels`` in memory order, summed into ``g_bias``)."""
     steps, n = grad_s.shape
     n_drive = g_drive.shape[0]
     g_v = np.zeros(n)

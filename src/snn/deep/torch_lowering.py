@@ -82,7 +82,6 @@ class SpikingModule(nn.Module):
         self.detach_reset = bool(detach_reset)
         self.dt = float(net.dt)
         self.kernels = nn.ParameterDict()
-        self.fixed_kernels: dict[str, torch.Tensor] = {}
         for proj in self.graph.projections:
             kernel = torch.tensor(proj.kernel(), dtype=dtype)
             if proj.connector.trainable:  # type: ignore[attr-defined]
@@ -416,6 +415,8 @@ class _LIFScan(torch.autograd.Function):
         need = ctx.needs_input_grad
         full = grad_s.shape[1:]
         channels = full[-1] if len(full) == 2 else full[1]  # (B, N): per neuron; (B, C, H, W)
+        # trained beta and v_thresh are one value per layer, a trained v_bias one per channel
+        # (SpikingModule's parametrisation), so the kernel sums their gradients itself
         reduced = (
             (not need[2] or beta.numel() == 1)
             and (not need[3] or thresh.numel() == 1)
@@ -450,34 +451,6 @@ class _LIFScan(torch.autograd.Function):
                 torch.tensor(sums[0], dtype=dtype).reshape(beta.shape) if need[2] else None,
                 torch.tensor(sums[1], dtype=dtype).reshape(thresh.shape) if need[3] else None,
                 torch.from_numpy(g_bias_c).to(dtype).reshape(bias.shape) if need[4] else None,
-                None,
-                None,
-                None,
-            )
-        if grad_s.device.type == "cpu":
-            from snn.deep import scan_kernels
-
-            n = math.prod(full)
-            acc = [np.zeros(n) for _ in range(3)]
-            scan_kernels.lif_backward(
-                _memory_order(grad_s),
-                _memory_order(u_all),
-                _memory_order(s_all),
-                _memory_order(beta.expand(full)).reshape(-1),
-                _memory_order(thresh.expand(full)).reshape(-1),
-                subtract,
-                scan_kernels.SURROGATE_CODES[ctx.surrogate],
-                float(ctx.scale),
-                _memory_order(g_drive),
-                *acc,
-            )
-            per_element = [_from_memory_order(a, full, grad_s.dtype) for a in acc]
-            return (
-                g_drive,
-                None,
-                per_element[0].sum_to_size(beta.shape) if ctx.needs_input_grad[2] else None,
-                per_element[1].sum_to_size(thresh.shape) if ctx.needs_input_grad[3] else None,
-                per_element[2].sum_to_size(bias.shape) if ctx.needs_input_grad[4] else None,
                 None,
                 None,
                 None,
@@ -588,14 +561,6 @@ def _memory_order(t: torch.Tensor) -> np.ndarray:
     t = t.detach().contiguous()
     arr = t.numpy()
     return arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr
-
-
-def _from_memory_order(arr: np.ndarray, full: torch.Size, dtype: torch.dtype) -> torch.Tensor:
-    """Inverse of :func:`_memory_order` for per-element values of a (batch, *shape) tensor."""
-    if len(full) == 4:
-        b, c, h, w = full
-        return torch.from_numpy(arr.reshape(b, h, w, c)).permute(0, 3, 1, 2).to(dtype)
-    return torch.from_numpy(arr.reshape(tuple(full))).to(dtype)
 
 
 def _empty_steps(like: torch.Tensor, steps: int) -> torch.Tensor:
