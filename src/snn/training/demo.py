@@ -182,22 +182,13 @@ CROSSBAR_CONDITIONS = {
 def crossbar_accuracy(net: Any, dataset: Any, seed: int = 0) -> dict[str, float]:
     """Test accuracy (%) of a deep network whose weights are programmed on PCM crossbars
     (static non-idealities: programming noise, drift, one read-noise draw), on Numba."""
-    from snn import deep
-    from snn.deep.numba_kernel import lower, run_numba
-    from snn.hardware.crossbar import CrossbarSubstrate, DeviceModel, program_network
+    from snn.hardware.crossbar import CrossbarSubstrate, DeviceModel
+    from snn.hardware.crossbar.substrate import accuracy_on_crossbar
 
     out = {}
     for name, options in CROSSBAR_CONDITIONS.items():
         substrate = CrossbarSubstrate(device=DeviceModel.pcm(), **options)  # type: ignore[arg-type]
-        programmed, _ = program_network(net, substrate, seed=seed)
-        graph = deep.deep_graph(programmed)
-        lowered = lower(graph)
-        correct = 0
-        for i in range(len(dataset)):
-            frames, label = dataset[i]
-            res = run_numba(graph, np.asarray(frames, dtype=np.float64), lowered=lowered)
-            correct += int(res.prediction == int(label))
-        out[name] = 100.0 * correct / max(1, len(dataset))
+        out[name] = accuracy_on_crossbar(net, dataset, substrate, seed=seed)
     return out
 
 

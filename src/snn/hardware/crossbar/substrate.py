@@ -274,3 +274,26 @@ def program_network(
         if missing:
             raise ValueError(f"no projection labelled {', '.join(sorted(missing))}")
     return out, report
+
+
+def accuracy_on_crossbar(
+    net: Any, samples: Any, substrate: CrossbarSubstrate, seed: int = 0
+) -> float:
+    """Accuracy (%) of a deep network over ``samples`` (``(frames, label)`` pairs, or a dataset
+    of them) with every non-pooling projection programmed on ``substrate``
+    (:func:`program_network`), classified on the event-driven Numba backend."""
+    from snn import deep
+    from snn.deep.numba_kernel import lower, run_numba
+
+    pairs = [samples[i] for i in range(len(samples))]
+    if not pairs:
+        raise ValueError("accuracy_on_crossbar: no samples")
+    programmed, _ = program_network(net, substrate, seed=seed)
+    graph = deep.deep_graph(programmed)
+    lowered = lower(graph)
+    correct = sum(
+        run_numba(graph, np.asarray(frames, dtype=np.float64), lowered=lowered).prediction
+        == int(label)
+        for frames, label in pairs
+    )
+    return 100.0 * correct / len(pairs)

@@ -70,7 +70,7 @@ from snn.hardware.crossbar.devices import (
     StuckAtFaults,
 )
 from snn.hardware.crossbar.mapping import CrossbarLayer, Quantiser
-from snn.hardware.crossbar.substrate import CrossbarSubstrate, program_network
+from snn.hardware.crossbar.substrate import CrossbarSubstrate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -583,8 +583,7 @@ def model_accuracy_sweep(
     (``(frames, label)`` pairs) on the event-driven Numba backend."""
     from tqdm import tqdm
 
-    from snn import deep
-    from snn.deep.numba_kernel import lower, run_numba
+    from snn.hardware.crossbar.substrate import accuracy_on_crossbar
 
     if parameter not in MODEL_PARAMETERS:
         raise ValueError(
@@ -603,14 +602,8 @@ def model_accuracy_sweep(
         for i, value in enumerate(grid):
             substrate = substrate_of(base.with_value(parameter, value))
             for trial in range(int(trials)):
-                programmed, _ = program_network(net, substrate, seed=seed * 1000 + trial)
-                graph = deep.deep_graph(programmed)
-                lowered = lower(graph)
-                correct = sum(
-                    run_numba(graph, np.asarray(x, dtype=np.float64), lowered=lowered).prediction
-                    == int(y)
-                    for x, y in samples
+                acc[i, trial] = accuracy_on_crossbar(
+                    net, samples, substrate, seed=seed * 1000 + trial
                 )
-                acc[i, trial] = 100.0 * correct / len(samples)
                 bar.update(1)
     return acc
