@@ -105,6 +105,16 @@ from numba.cuda import libdevice
 from numpy.typing import NDArray
 
 from snn import arith
+from snn.backends.numba_backend import (
+    ADAPTIVE_LIF,
+    IF_COND_EXP,
+    IF_CURR_EXP,
+    MODEL_CODES,
+    N_STATE_ROWS,
+    POISSON,
+    SPIKE_ARRAY,
+    STATE_ROWS,
+)
 from snn.compiled import CompiledNetwork
 from snn.network import run_generator
 from snn.recording import Recording, RecordingCollector
@@ -132,16 +142,8 @@ def unavailable_reason() -> str | None:
     )
 
 
-# model codes (per neuron, dispatched on inside the kernel)
-IF_CURR_EXP, IF_COND_EXP, ADAPTIVE_LIF, POISSON, SPIKE_ARRAY = 0, 1, 2, 3, 4
-MODEL_CODES = {
-    "IF_curr_exp": IF_CURR_EXP,
-    "IF_cond_exp": IF_COND_EXP,
-    "AdaptiveLIF": ADAPTIVE_LIF,
-    "SpikeSourcePoisson": POISSON,
-    "SpikeSourceArray": SPIKE_ARRAY,
-}
-
+# model codes (per neuron, dispatched on inside the kernel) and the state-table rows: the
+# Numba CPU backend's (its constant tables differ: see below)
 #: rows of the float constant table ``fconst[row, column]`` per model (the Numba backend's)
 FLOAT_CONSTS: dict[int, tuple[str, ...]] = {
     IF_CURR_EXP: ("v_inf", "p_mm", "c_exc", "c_inh", "p_exc", "p_inh", "v_thresh", "v_reset"),
@@ -165,17 +167,6 @@ INT_CONSTS: dict[int, tuple[str, ...]] = {
     SPIKE_ARRAY: (),
 }
 N_INT_CONSTS = 3
-#: rows of the state table ``state[row, neuron]``
-STATE_ROWS = {
-    "v": 0,
-    "isyn_exc": 1,
-    "gsyn_exc": 1,
-    "isyn_inh": 2,
-    "gsyn_inh": 2,
-    "w": 3,
-    "theta": 4,
-}
-N_STATE_ROWS = 5
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 DELIVERIES = ("gather", "scatter")
