@@ -92,73 +92,72 @@ def nonzero_entries(x: NDArray[np.floating]) -> tuple[NDArray[np.int32], NDArray
 
 
 @numba.njit(cache=True, nogil=True)
+def conv_taps(
+    coords: NDArray[np.int32], stride: int, padding: int, k: int, h_out: int, w_out: int
+) -> NDArray[np.int32]:
+    """Every (event, output y, output x, kernel y, kernel x) that a non-zero input of
+    :func:`nonzero_entries` reaches through a k x k convolution: the work list of both the
+    forward pass and the weight gradient, computed once."""
+    count = 0
+    for second in range(2):  # count, then fill
+        if second:
+            taps = np.empty((count, 5), dtype=np.int32)
+        t = 0
+        for e in range(coords.shape[0]):
+            iy, ix = coords[e, 3], coords[e, 4]
+            for ky in range(k):
+                ty = iy + padding - ky
+                if ty < 0 or ty % stride or ty // stride >= h_out:
+                    continue
+                for kx in range(k):
+                    tx = ix + padding - kx
+                    if tx < 0 or tx % stride or tx // stride >= w_out:
+                        continue
+                    if second:
+                        taps[t, 0], taps[t, 1], taps[t, 2] = e, ty // stride, tx // stride
+                        taps[t, 3], taps[t, 4] = ky, kx
+                    t += 1
+        count = t
+    return taps
+
+
+@numba.njit(cache=True, nogil=True)
 def sparse_conv_forward(
     coords: NDArray[np.int32],
     values: NDArray[np.float64],
+    taps: NDArray[np.int32],
     w: NDArray[np.floating],
-    stride: int,
-    padding: int,
     out: NDArray[np.floating],
 ) -> None:
-    """``out[d, b, oy, ox, co] += x[d, b, c, iy, ix] w[c, ky, kx, co]`` over the non-zero inputs
-    (:func:`nonzero_entries`); ``w`` in (C, K, K, C_out) order, ``out`` (D, B, H_out, W_out,
-    C_out) zeroed by the caller. The work follows the number of events, not the frame size."""
-    k = w.shape[1]
+    """``out[d, b, oy, ox, co] += x[d, b, c, iy, ix] w[c, ky, kx, co]`` over the taps of the
+    non-zero inputs (:func:`conv_taps`); ``w`` in (C, K, K, C_out) order, ``out`` (D, B, H_out,
+    W_out, C_out) zeroed by the caller. The work follows the number of events, not the frame
+    size."""
     c_out = w.shape[3]
-    h_out, w_out = out.shape[2], out.shape[3]
-    for e in range(values.size):
-        d, b, c, iy, ix = coords[e, 0], coords[e, 1], coords[e, 2], coords[e, 3], coords[e, 4]
+    for t in range(taps.shape[0]):
+        e, oy, ox, ky, kx = taps[t, 0], taps[t, 1], taps[t, 2], taps[t, 3], taps[t, 4]
+        d, b, c = coords[e, 0], coords[e, 1], coords[e, 2]
         v = values[e]
-        for ky in range(k):
-            ty = iy + padding - ky
-            if ty < 0 or ty % stride:
-                continue
-            oy = ty // stride
-            if oy >= h_out:
-                continue
-            for kx in range(k):
-                tx = ix + padding - kx
-                if tx < 0 or tx % stride:
-                    continue
-                ox = tx // stride
-                if ox >= w_out:
-                    continue
-                for co in range(c_out):
-                    out[d, b, oy, ox, co] += v * w[c, ky, kx, co]
+        for co in range(c_out):
+            out[d, b, oy, ox, co] += v * w[c, ky, kx, co]
 
 
 @numba.njit(cache=True, nogil=True)
 def sparse_conv_weight_grad(
     coords: NDArray[np.int32],
     values: NDArray[np.float64],
+    taps: NDArray[np.int32],
     grad: NDArray[np.floating],
-    stride: int,
-    padding: int,
     gw: NDArray[np.float64],
 ) -> None:
-    """``gw[c, ky, kx, co] += x[d, b, c, iy, ix] grad[d, b, oy, ox, co]`` over non-zero inputs."""
-    k = gw.shape[1]
+    """``gw[c, ky, kx, co] += x[d, b, c, iy, ix] grad[d, b, oy, ox, co]`` over the same taps."""
     c_out = gw.shape[3]
-    h_out, w_out = grad.shape[2], grad.shape[3]
-    for e in range(values.size):
-        d, b, c, iy, ix = coords[e, 0], coords[e, 1], coords[e, 2], coords[e, 3], coords[e, 4]
+    for t in range(taps.shape[0]):
+        e, oy, ox, ky, kx = taps[t, 0], taps[t, 1], taps[t, 2], taps[t, 3], taps[t, 4]
+        d, b, c = coords[e, 0], coords[e, 1], coords[e, 2]
         v = values[e]
-        for ky in range(k):
-            ty = iy + padding - ky
-            if ty < 0 or ty % stride:
-                continue
-            oy = ty // stride
-            if oy >= h_out:
-                continue
-            for kx in range(k):
-                tx = ix + padding - kx
-                if tx < 0 or tx % stride:
-                    continue
-                ox = tx // stride
-                if ox >= w_out:
-                    continue
-                for co in range(c_out):
-                    gw[c, ky, kx, co] += v * grad[d, b, oy, ox, co]
+        for co in range(c_out):
+            gw[c, ky, kx, co] += v * grad[d, b, oy, ox, co]
 
 
 @numba.njit(cache=True, nogil=True)

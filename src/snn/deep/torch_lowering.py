@@ -506,10 +506,11 @@ class _SparseInputConv2d(torch.autograd.Function):
         w_out = (w + 2 * padding - k) // stride + 1
         out = frames.new_zeros((d, b, h_out, w_out, c_out))
         coords, values = scan_kernels.nonzero_entries(frames.detach().numpy())
+        taps = scan_kernels.conv_taps(coords, stride, padding, k, h_out, w_out)
         kernel = weight.detach().permute(1, 2, 3, 0).contiguous().numpy()
-        scan_kernels.sparse_conv_forward(coords, values, kernel, stride, padding, out.numpy())
-        ctx.events = (coords, values)
-        ctx.stride, ctx.padding, ctx.weight_shape = stride, padding, tuple(weight.shape)
+        scan_kernels.sparse_conv_forward(coords, values, taps, kernel, out.numpy())
+        ctx.events = (coords, values, taps)
+        ctx.weight_shape = tuple(weight.shape)
         return out.permute(0, 1, 4, 2, 3)
 
     @staticmethod
@@ -519,8 +520,8 @@ class _SparseInputConv2d(torch.autograd.Function):
         c_out, c_in, k, _ = ctx.weight_shape
         g = grad.permute(0, 1, 3, 4, 2).contiguous().numpy()
         gw = np.zeros((c_in, k, k, c_out))
-        coords, values = ctx.events
-        scan_kernels.sparse_conv_weight_grad(coords, values, g, ctx.stride, ctx.padding, gw)
+        coords, values, taps = ctx.events
+        scan_kernels.sparse_conv_weight_grad(coords, values, taps, g, gw)
         grad_w = torch.from_numpy(gw).permute(3, 0, 1, 2).to(grad.dtype)
         return None, grad_w, None, None
 
