@@ -83,10 +83,43 @@ def test_scalar_and_array_shapes() -> None:
     assert exp_arith(np.zeros(1)).shape == (1,)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.int64])
-def test_non_float64_input_is_rejected(dtype: type) -> None:
-    with pytest.raises(ValueError, match="float64"):
+@pytest.mark.parametrize("dtype", [np.float16, np.int64])
+def test_other_dtypes_are_rejected(dtype: type) -> None:
+    with pytest.raises(ValueError, match="float64 or float32 values, got dtype"):
         exp_arith(np.zeros(3, dtype=dtype))
+
+
+def float32_arguments() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return np.concatenate(
+        [
+            rng.uniform(-3.0, 0.0, 200_000),
+            rng.uniform(-1e-3, 1e-3, 50_000),
+            np.linspace(-104.0, 89.0, 400_001),
+            np.arange(-150, 128) * math.log(2),
+        ]
+    ).astype(np.float32)
+
+
+def test_float32_within_one_ulp_of_the_correctly_rounded_exp() -> None:
+    x = float32_arguments()
+    with np.errstate(over="ignore"):
+        ours = exp_arith(x)
+        exact = np.exp(x.astype(np.float64))  # float64: exact enough to round to float32
+        rounded = exact.astype(np.float32)
+    assert ours.dtype == np.float32
+    normal = np.isfinite(rounded) & (rounded >= np.finfo(np.float32).tiny)
+    d = np.abs(ours[normal].view(np.int32) - rounded[normal].view(np.int32))
+    assert d.max() <= 1, f"max {d.max()} ulp at x = {x[normal][d.argmax()]!r}"
+    assert (d == 0).mean() > 0.85
+    # subnormal results within one unit of the smallest subnormal; overflow and specials
+    tiny = ~normal & (x < 0)
+    assert np.abs(ours[tiny] - rounded[tiny]).max() <= np.float32(2.0**-149)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 88.72, 88.73, -104.0], np.float32)
+    with np.errstate(over="ignore"):
+        out = exp_arith(special)
+    assert out[0] == 1.0 and out[1] == 1.0 and out[2] == np.inf and out[3] == 0.0
+    assert np.isnan(out[4]) and np.isfinite(out[5]) and out[6] == np.inf and out[7] == 0.0
 
 
 def test_numba_compilation_is_bit_identical() -> None:
@@ -122,3 +155,14 @@ def test_numba_compilation_is_bit_identical() -> None:
         with np.errstate(over="ignore"):
             b = np.float64(exp_arith_kernel(np.array(v)))
         assert (np.isnan(a) and np.isnan(b)) or a.view(np.int64) == b.view(np.int64), v
+
+    # float32: the same dispatching kernel on float32 elements gives exp_arith32_kernel's bits
+    x32 = np.concatenate([float32_arguments(), specials.astype(np.float32)])
+    with np.errstate(over="ignore"):
+        ref32 = exp_arith(x32)
+    out32 = np.empty_like(x32)
+    loop(x32, out32)
+    assert out32.dtype == np.float32
+    nan = np.isnan(ref32)
+    assert np.array_equal(np.isnan(out32), nan)
+    assert np.array_equal(out32.view(np.int32)[~nan], ref32.view(np.int32)[~nan])

@@ -27,11 +27,15 @@ from snn.backends.numba_backend import NumbaSimulator
 DT = 0.1e-3
 
 
+#: both precisions of the numpy and numba backends (snn.backends.precision)
+PRECISIONS = pytest.mark.parametrize("precision", ["float64", "float32"])
+
+
 def run_both(
-    net: snn.Network, duration: float, seed: int | None = None
+    net: snn.Network, duration: float, seed: int | None = None, precision: str = "float64"
 ) -> tuple[Recording, Recording]:
-    ref = net.run(duration, backend="numpy", seed=seed)
-    out = net.run(duration, backend="numba", seed=seed)
+    ref = net.run(duration, backend="numpy", seed=seed, precision=precision)
+    out = net.run(duration, backend="numba", seed=seed, precision=precision)
     assert out.backend == "numba"
     return ref, out
 
@@ -90,7 +94,10 @@ def test_poisson_chunked_draws_equal_per_step_draws() -> None:
 
 @pytest.mark.parametrize("model_name", ["IF_curr_exp", "IF_cond_exp", "AdaptiveLIF"])
 @pytest.mark.parametrize("heterogeneous", [False, True], ids=["uniform", "heterogeneous"])
-def test_models_both_receptors_poisson_drive(model_name: str, heterogeneous: bool) -> None:
+@PRECISIONS
+def test_models_both_receptors_poisson_drive(
+    model_name: str, heterogeneous: bool, precision: str
+) -> None:
     net = snn.Network(dt=DT, seed=11)
     conductance = model_name == "IF_cond_exp"
     w_exc, w_inh = (4e-9, 6e-9) if conductance else (0.25e-9, 0.3e-9)
@@ -120,12 +127,13 @@ def test_models_both_receptors_poisson_drive(model_name: str, heterogeneous: boo
     net.record(pop, "spikes", *variables)
     net.record(drive[::3], "spikes", label="drive_view")
     net.record(pop[10:20], "v", interval=0.5e-3, label="v_sparse")
-    ref, out = run_both(net, 0.15)
+    ref, out = run_both(net, 0.15, precision=precision)
     assert assert_identical(ref, out) > 20
     assert ref.spikes["pop"].count > 5
 
 
-def test_connectors_views_heterogeneous_delays_and_spike_arrays() -> None:
+@PRECISIONS
+def test_connectors_views_heterogeneous_delays_and_spike_arrays(precision: str) -> None:
     net = snn.Network(dt=DT, seed=3)
     times = [np.arange(k, 100, 7) * 1e-3 for k in range(12)]
     src = net.population(12, snn.SpikeSourceArray(times), label="src")
@@ -167,12 +175,13 @@ def test_connectors_views_heterogeneous_delays_and_spike_arrays() -> None:
     net.record(b[5:], "spikes", "v", "gsyn_exc", "gsyn_inh", interval=1e-3)
     net.record(src, "spikes")
     net.record(shared, "spikes")
-    ref, out = run_both(net, 0.12)
+    ref, out = run_both(net, 0.12, precision=precision)
     assert assert_identical(ref, out) > 50
     assert ref.spikes["b[5:]"].count > 0
 
 
-def test_zero_weights_uniform_and_mixed_delivery_paths() -> None:
+@PRECISIONS
+def test_zero_weights_uniform_and_mixed_delivery_paths(precision: str) -> None:
     """Static delivery has three paths: uniform delay and weight, uniform delay with differing
     weights (zeros skipped), and differing delays; zero weights add nothing in each."""
     net = snn.Network(dt=DT, seed=13)
@@ -186,13 +195,14 @@ def test_zero_weights_uniform_and_mixed_delivery_paths() -> None:
         pop, pop, snn.FixedProbability(0.2), weight=mixed[:30], delay=snn.Uniform(0.1e-3, 1e-3)
     )
     net.record(pop, "spikes", "v", "gsyn_exc", "gsyn_inh")
-    ref, out = run_both(net, 0.1)
+    ref, out = run_both(net, 0.1, precision=precision)
     assert assert_identical(ref, out) > 20
     assert ref.spikes["pop"].count > 0
 
 
 @pytest.mark.parametrize("dependence", ["additive", "multiplicative"])
-def test_stdp(dependence: str) -> None:
+@PRECISIONS
+def test_stdp(dependence: str, precision: str) -> None:
     net = snn.Network(dt=DT, seed=7)
     pre = net.population(40, snn.SpikeSourcePoisson(rate=30.0), label="pre")
     post = net.population(25, snn.IF_curr_exp(**_lif_params(False)), label="post")
@@ -229,7 +239,7 @@ def test_stdp(dependence: str) -> None:
     net.record(post, "spikes", "v")
     net.record(ff, "weights", interval=2e-3)
     net.record(rec, "weights")
-    ref, out = run_both(net, 0.3)
+    ref, out = run_both(net, 0.3, precision=precision)
     assert assert_identical(ref, out) > 50
     w = ref.trace("ff", "weights").values
     assert not np.array_equal(w[0], w[-1]), "STDP changed no weight: the test is vacuous"
@@ -237,10 +247,11 @@ def test_stdp(dependence: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["cuba", "coba"])
-def test_vogels_abbott_small(kind: Literal["cuba", "coba"]) -> None:
+@PRECISIONS
+def test_vogels_abbott_small(kind: Literal["cuba", "coba"], precision: str) -> None:
     net = vogels_abbott(kind, n=400, seed=5)
     net.record(net.populations[0][:25], "v", label="exc_v")
-    ref, out = run_both(net, 0.2)
+    ref, out = run_both(net, 0.2, precision=precision)
     assert assert_identical(ref, out) > 20
 
 
@@ -291,7 +302,9 @@ def test_run_seed_changes_poisson_spikes() -> None:
 
 def test_unknown_option_is_rejected() -> None:
     net = _chunk_network()
-    with pytest.raises(ValueError, match=r"unknown option.*threads.*valid options: fastmath"):
+    with pytest.raises(
+        ValueError, match=r"unknown option.*threads.*valid options: fastmath, precision"
+    ):
         net.run(0.001, backend="numba", threads=2)
     with pytest.raises(ValueError, match="fastmath must be True or False"):
         net.run(0.001, backend="numba", fastmath="yes")
@@ -311,6 +324,38 @@ def test_fastmath_option_agrees_statistically(kind: Literal["cuba", "coba"]) -> 
     v_exact, v_fast = exact.trace("exc_v", "v").values, fast.trace("exc_v", "v").values
     # the first steps differ by rounding only (later, a flipped threshold crossing may diverge)
     np.testing.assert_allclose(v_fast[:50], v_exact[:50], rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_precision_option_is_checked(backend: str) -> None:
+    net = _chunk_network()
+    with pytest.raises(ValueError, match=r"precision must be one of float64, float32, got 'half'"):
+        net.run(0.001, backend=backend, precision="half")
+    with pytest.raises(ValueError, match=r"unknown option.*valid options: .*precision"):
+        net.run(0.001, backend=backend, precisoin="float32")
+
+
+@pytest.mark.parametrize("kind", ["cuba", "coba"])
+def test_float32_runs_in_float32_and_agrees_statistically(kind: Literal["cuba", "coba"]) -> None:
+    """precision="float32" rounds differently from float64 (the traces differ at once) but the
+    network's statistics agree: rates within 3 %, first membrane samples within float32
+    rounding."""
+    net = vogels_abbott(kind, n=4000, seed=3)
+    net.record(net.populations[0][:20], "v", label="exc_v")
+    compiled = compile_network(net)
+    sim = NumbaSimulator(compiled, 3, precision="float32")
+    assert sim._st.state.dtype == np.float32 and sim._st.ring.dtype == np.float32
+    n_steps = net.n_steps(0.3)
+    sim.run(n_steps)
+    single = sim.recording(n_steps * net.dt)
+    double = net.run(0.3, backend="numba")
+    for label in ("exc", "inh"):
+        n64, n32 = double.spikes[label].count, single.spikes[label].count
+        assert n64 > 100
+        assert abs(n32 - n64) <= 0.03 * n64, (label, n64, n32)
+    v64, v32 = double.trace("exc_v", "v").values, single.trace("exc_v", "v").values
+    assert not np.array_equal(v32[:50], v64[:50]), "float32 gave float64's bits: not float32"
+    np.testing.assert_allclose(v32[:50], v64[:50], rtol=2e-6, atol=0.0)
 
 
 def test_negative_steps_are_rejected() -> None:

@@ -85,7 +85,7 @@ def bits_float(bits: Any) -> Any:
     return np.asarray(bits, dtype=np.int64).view(np.float64)
 
 
-def clamp(x: Any, lo: float, hi: float) -> Any:
+def clamp(x: Any, lo: Any, hi: Any) -> Any:
     """``min(max(x, lo), hi)`` element-wise; ``nan`` stays ``nan``.
 
     Compiled code uses an equivalent Numba overload (``min(max(x, lo), hi)`` on scalars, which
@@ -118,17 +118,69 @@ def exp_arith_kernel(x: Any) -> Any:
     return (y * bits_float((h + EXPONENT_BIAS) << 52)) * bits_float((n - h + EXPONENT_BIAS) << 52)
 
 
-def exp_arith(x: ArrayLike) -> FloatArray:
-    """``exp(x)`` of a float64 array, bit-identical on every CPU and in the compiled backends.
+# float32: the same algorithm with float32 constants and int32 bit patterns
+#: 1 / ln 2 as float32
+INV_LN2_F32 = np.float32(INV_LN2)
+#: ln 2 = LN2_HI_F32 + LN2_LO_F32; the high part has 9 trailing zero bits (``|n| < 2**8``)
+LN2_HI_F32 = np.float32(float.fromhex("0x1.62e400p-1"))
+LN2_LO_F32 = np.float32(math.log(2.0) - float.fromhex("0x1.62e400p-1"))
+#: 1.5 * 2**23 and its bits: the float32 shifter
+SHIFTER_F32 = np.float32(12582912.0)
+SHIFTER_F32_BITS = np.int32(0x4B400000)
+#: beyond these the float32 result is already 0 or inf; keeps ``|n| < 2**8``, factors normal
+X_MIN_F32 = np.float32(-104.0)
+X_MAX_F32 = np.float32(89.0)
+#: Taylor coefficients 1/k!, k = 2..7, rounded to float32 (truncation error < 6e-9 relative)
+F2, F3, F4, F5, F6, F7 = (np.float32(1.0 / math.factorial(k)) for k in range(2, 8))
+ONE_F32 = np.float32(1.0)
+EXPONENT_BIAS_F32 = np.int32(127)
 
-    Accurate to 1 ulp (see the module docstring). Raises ``ValueError`` for a non-float64 input
-    (a float32 array would be evaluated in float32 and lose the guarantees).
+
+def float_bits32(x: Any) -> Any:
+    """The IEEE 754 bits of float32 ``x`` as int32 (compiled code: a Numba overload)."""
+    return np.asarray(x, dtype=np.float32).view(np.int32)
+
+
+def bits_float32(bits: Any) -> Any:
+    """The float32 whose bits are the int32 ``bits`` (compiled code: a Numba overload)."""
+    return np.asarray(bits, dtype=np.int32).view(np.float32)
+
+
+def exp_arith32_kernel(x: Any) -> Any:
+    """``exp(x)`` of float32 values in float32 arithmetic: :func:`exp_arith_kernel`'s algorithm.
+
+    Range reduction with a 9-trailing-zero ``ln 2`` high part (exact products for ``|n| < 2**8``),
+    Taylor polynomial to ``r**7 / 7!`` by Estrin's scheme (truncation below ``6e-9`` relative),
+    two-factor scaling. Within 1 ulp of the correctly rounded float32 ``exp`` for normal
+    results (tested on a dense grid). The shared source of the NumPy reference and the Numba
+    kernels, as the float64 kernel is.
+    """
+    xc = clamp(x, X_MIN_F32, X_MAX_F32)
+    shifted = xc * INV_LN2_F32 + SHIFTER_F32
+    n = float_bits32(shifted) - SHIFTER_F32_BITS
+    nf = shifted - SHIFTER_F32
+    r = (xc - nf * LN2_HI_F32) - nf * LN2_LO_F32
+    r2 = r * r
+    p = ((F2 + F3 * r) + (F4 + F5 * r) * r2) + (F6 + F7 * r) * (r2 * r2)
+    y = ONE_F32 + (r + r2 * p)
+    h = n >> 1
+    scale_lo = bits_float32((h + EXPONENT_BIAS_F32) << 23)
+    return (y * scale_lo) * bits_float32((n - h + EXPONENT_BIAS_F32) << 23)
+
+
+def exp_arith(x: ArrayLike) -> NDArray[np.floating[Any]]:
+    """``exp(x)`` of a float64 or float32 array, bit-identical on every CPU and in the compiled
+    backends; float64 inputs give float64 (1 ulp), float32 inputs float32 (1 ulp, computed in
+    float32 by :func:`exp_arith32_kernel`).
+
+    Raises ``ValueError`` for any other dtype (say which one to convert to).
     """
     arr = np.asarray(x)
-    if arr.dtype != np.float64:
-        raise ValueError(
-            f"exp_arith needs float64 values, got dtype {arr.dtype}; convert with "
-            "np.asarray(x, dtype=np.float64) first"
-        )
-    out: FloatArray = np.asarray(exp_arith_kernel(arr), dtype=np.float64)
-    return out
+    if arr.dtype == np.float64:
+        return np.asarray(exp_arith_kernel(arr), dtype=np.float64)
+    if arr.dtype == np.float32:
+        return np.asarray(exp_arith32_kernel(arr), dtype=np.float32)
+    raise ValueError(
+        f"exp_arith needs float64 or float32 values, got dtype {arr.dtype}; convert with "
+        "np.asarray(x, dtype=np.float64) first"
+    )

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -173,7 +174,7 @@ class RecordingCollector:
         self,
         step: int,
         states: list[dict[str, NDArray[Any]]],
-        weights: dict[int, FloatArray],
+        weights: Mapping[int, NDArray[Any]],
     ) -> None:
         """Sample every recorder due at ``step`` from population states and plastic weights."""
         for rec in self.compiled.recorders:

@@ -84,13 +84,23 @@ reference does. Unsupported features (``IF_cond_exp``, ``AdaptiveLIF``, multipli
 refused at construction by ``check_supported``, with the reference's ``ValueError``;
 ``fastmath=True`` is refused too.
 
+**Precision.** Option ``precision="float32"`` (:mod:`snn.backends.precision`) lowers state,
+constants, weights and ring to float32 and ``last_spike`` to int32 (its "never" clamped to
+``-2**30``, the same comparisons); the same kernels compile for those types (literal zeros are
+typed by :func:`_zero`, ``exp`` dispatches to :func:`snn.arith.exp_arith32_kernel`, plasticity
+computes in float64 and re-reads the stored weight before delivering it) and agree bit for bit
+with the reference run in float32.
+
 Performance notes (Vogels-Abbott networks, one AVX2 core shared with other work; see
-``benchmarks/numba_kernels.py``): the model loops are vectorised 4-wide (checked with
-``inspect_asm``); ``IF_curr_exp`` costs about 1.1-1.7 ns per neuron and step and is bound by
-memory traffic at N = 40000 (48 bytes of state read and written per neuron and step, plus the
+``benchmarks/numba_kernels.py``): the model loops are vectorised 4-wide in float64 and 8-wide in
+float32 (checked with ``inspect_asm``: an integer spike count in the loop or an int64
+``last_spike`` beside float32 data halved the width, so the loops count nothing and the
+refractory test compares ``last_spike`` with a per-block bound of its own type);
+``IF_curr_exp`` costs about 0.7-1.1 ns per neuron and step in float64 and is bound by memory
+traffic at N = 40000 (48 bytes of state read and written per neuron and step, plus the
 refractory test's 8); ``IF_cond_exp`` costs about 4 ns, most of it the 13-term ``exp`` and the
 division, which without FMA (the reference has none) take about 40 vector instructions per 4
-neurons. Delivery costs 2.5-4 ns per synaptic event when the ring fits in L2 and about 10 ns
+neurons (float32: a 7-term ``exp``, 8 lanes, about 2x faster). Delivery costs 2.5-4 ns per synaptic event when the ring fits in L2 and about 10 ns
 at N = 40000 (random accesses to a 1.3 MB ring from L3). Indices in the delivery loops are
 unsigned so that Numba emits no negative-index wraparound. ``parallel=True`` is not used: on 2
 shared cores it was 3-60x slower. Numba's on-disk cache does not notice edits of
@@ -109,6 +119,7 @@ from numpy.typing import NDArray
 
 from snn import arith
 from snn.backends import spinnaker_semantics as spinn
+from snn.backends.precision import precision_dtype
 from snn.compiled import CompiledNetwork
 from snn.network import run_generator
 from snn.recording import Recording, RecordingCollector
@@ -120,6 +131,12 @@ FloatArray = NDArray[np.float64]
 #: signed zeros. Not ``reassoc``/``fast``: reassociation would fold ``(x + S) - S`` to ``x`` and
 #: break the rounding trick of :func:`snn.arith.exp_arith_kernel`.
 FAST_FLAGS = {"contract", "nsz"}
+
+#: options of the kernel entry points. ``_nrt=False`` compiles them without Numba's reference
+#: counting: the kernels allocate nothing (every array comes from the host, which keeps it
+#: alive), but each array view made in the step loop cost an atomic increment and decrement,
+#: 18 % of the CUBA N = 4000 loop (measured with perf); without them that loop is 1.3-1.5x faster
+KERNEL_OPTIONS: dict[str, Any] = {"cache": True, "error_model": "numpy", "_nrt": False}
 
 #: neurons per model block: spikes are compacted per block, and only in blocks that spiked
 BLOCK = 4096
@@ -258,7 +275,8 @@ class _State(NamedTuple):
 
     state: FloatArray  # (N_STATE_ROWS, N)
     state_flat: FloatArray  # the same memory, flat
-    last_spike: IntArray  # step of each neuron's last spike (sources included)
+    #: step of each neuron's last spike (sources included); int32 in float32 precision
+    last_spike: NDArray[np.signedinteger[Any]]
     ring: FloatArray  # (L * 2 * N,): slot, receptor, neuron
     touched: NDArray[np.uint32]  # (L * (2N + 1),): per slot, the touched entries (receptor * N + j)
     touched_count: IntArray  # (L,)
@@ -276,6 +294,7 @@ class _State(NamedTuple):
     spk_hi: IntArray
     block_flags: NDArray[np.uint8]  # (BLOCK,) spiked flags of the block being updated
     block_flags64: NDArray[np.uint64]  # the same memory, as 64-bit words
+    block_words: IntArray  # (BLOCK // 8,) scratch: indices of the non-zero words
 
 
 class _SpinNet(NamedTuple):
@@ -337,8 +356,75 @@ def _clamp_impl(x, lo, hi):
     return lambda x, lo, hi: min(max(x, lo), hi)
 
 
-#: :func:`snn.arith.exp_arith_kernel`, the reference's own source, compiled for scalars
-_exp = njit(inline="always")(arith.exp_arith_kernel)
+@overload(arith.float_bits32, inline="always")
+def _float_bits32_impl(x):
+    return lambda x: np.float32(x).view(np.int32)
+
+
+@overload(arith.bits_float32, inline="always")
+def _bits_float32_impl(bits):
+    return lambda bits: np.int32(bits).view(np.float32)
+
+
+_exp64 = njit(inline="always")(arith.exp_arith_kernel)
+_exp32 = njit(inline="always")(arith.exp_arith32_kernel)
+
+
+def _exp(x):  # pragma: no cover (compiled via the overload)
+    """:func:`snn.arith.exp_arith`: the reference's own source, compiled for a float scalar."""
+    raise NotImplementedError
+
+
+@overload(_exp, inline="always")
+def _exp_impl(x):
+    if x == types.float32:
+        return lambda x: _exp32(x)
+    return lambda x: _exp64(x)
+
+
+def _zero(a):  # pragma: no cover (compiled via the overload)
+    """``0.0`` of ``a``'s float type (``a``: an array or a scalar), so float32 stays float32."""
+    raise NotImplementedError
+
+
+@overload(_zero, inline="always")
+def _zero_impl(a):
+    dtype = a.dtype if isinstance(a, types.Array) else a
+    if dtype == types.float32:
+        return lambda a: np.float32(0.0)
+    return lambda a: 0.0
+
+
+def _refractory_bound(m, r, last):  # pragma: no cover (compiled via the overload)
+    """``m - r`` in ``last``'s integer type for a population-wide ``r`` (unused otherwise)."""
+    raise NotImplementedError
+
+
+@overload(_refractory_bound, inline="always")
+def _refractory_bound_impl(m, r, last):
+    if isinstance(r, types.Array):
+        return lambda m, r, last: 0
+    if last.dtype == types.int32:
+        return lambda m, r, last: np.int32(m - r)
+    return lambda m, r, last: m - r
+
+
+def _refractory(last_j, m, r, j, bound):  # pragma: no cover (compiled via the overload)
+    """The reference's ``(m - last_spike) < refrac_steps``, as ``last_spike > m - refrac_steps``.
+
+    The same truth value for integers (no overflow: ``m < 2**31``, ``last_spike >= -2**40``);
+    with a population-wide ``r`` the bound is computed once per block, so the loop compares
+    ``last_spike`` (int32 in float32 precision) with a scalar of its own width and the loop
+    vectorises at the float width.
+    """
+    raise NotImplementedError
+
+
+@overload(_refractory, inline="always")
+def _refractory_impl(last_j, m, r, j, bound):
+    if isinstance(r, types.Array):
+        return lambda last_j, m, r, j, bound: last_j > m - r[j]
+    return lambda last_j, m, r, j, bound: last_j > bound
 
 
 def _elem(c, j):  # pragma: no cover (compiled via the overload)
@@ -358,15 +444,17 @@ def _if_curr_exp_block(m, v, syn_e, syn_i, last, fired, c, ic):
     """``IF_curr_exp.step`` on one block; ``c``/``ic`` hold scalars or per-neuron slices.
 
     ``v_free = v_inf + (v - v_inf) p_mm + c_exc I_E + c_inh I_I`` (left to right), kept when not
-    refractory; spike when ``v > v_thresh``; ``I_X <- I_X p_X``. Returns the number of spikes.
+    refractory; spike when ``v > v_thresh``; ``I_X <- I_X p_X``. Sets ``fired`` and counts
+    nothing: an integer count in the loop halved the float32 vector width (the caller scans the
+    flags instead). The same holds for the other models' blocks.
     """
-    n_fired = np.int64(0)
+    bound = _refractory_bound(m, ic[0], last)
     for j in range(v.size):
-        i_exc = syn_e[j] + 0.0
-        i_inh = syn_i[j] + 0.0
+        i_exc = syn_e[j] + _zero(syn_e)
+        i_inh = syn_i[j] + _zero(syn_i)
         v_old = v[j]
         last_j = last[j]
-        refractory = (m - last_j) < _elem(ic[0], j)
+        refractory = _refractory(last_j, m, ic[0], j, bound)
         v_inf = _elem(c[0], j)
         v_free = v_inf + (v_old - v_inf) * _elem(c[1], j)
         v_free = v_free + _elem(c[2], j) * i_exc
@@ -377,8 +465,6 @@ def _if_curr_exp_block(m, v, syn_e, syn_i, last, fired, c, ic):
         syn_e[j] = i_exc * _elem(c[4], j)
         syn_i[j] = i_inh * _elem(c[5], j)
         fired[j] = np.uint8(spiked)
-        n_fired += np.int64(spiked)
-    return n_fired
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -389,13 +475,13 @@ def _if_cond_exp_block(m, v, syn_e, syn_i, last, fired, c, ic):
     ``v_free = v_inf + (v - v_inf) exp(k_mem g)``; ``g_X <- g_X p_X``. ``last_spike`` is only
     read here (the caller writes it for the neurons that spiked), as in the other models.
     """
-    n_fired = np.int64(0)
+    bound = _refractory_bound(m, ic[0], last)
     for j in range(v.size):
-        g_exc = syn_e[j] + 0.0
-        g_inh = syn_i[j] + 0.0
+        g_exc = syn_e[j] + _zero(syn_e)
+        g_inh = syn_i[j] + _zero(syn_i)
         v_old = v[j]
         last_j = last[j]
-        refractory = (m - last_j) < _elem(ic[0], j)
+        refractory = _refractory(last_j, m, ic[0], j, bound)
         g_total = _elem(c[0], j) + g_exc + g_inh
         v_inf = (_elem(c[1], j) + g_exc * _elem(c[2], j) + g_inh * _elem(c[3], j)) / g_total
         v_free = v_inf + (v_old - v_inf) * _exp(_elem(c[4], j) * g_total)
@@ -405,8 +491,6 @@ def _if_cond_exp_block(m, v, syn_e, syn_i, last, fired, c, ic):
         syn_e[j] = g_exc * _elem(c[5], j)
         syn_i[j] = g_inh * _elem(c[6], j)
         fired[j] = np.uint8(spiked)
-        n_fired += np.int64(spiked)
-    return n_fired
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -416,14 +500,14 @@ def _adaptive_lif_block(m, v, syn_e, syn_i, w, theta, last, fired, c, ic):
     ``theta <- theta p_theta`` before the threshold test; on a spike ``w += b``,
     ``theta += delta_theta`` (``+ 0.0`` otherwise, as the reference's ``np.where``).
     """
-    n_fired = np.int64(0)
+    bound = _refractory_bound(m, ic[0], last)
     for j in range(v.size):
-        i_exc = syn_e[j] + 0.0
-        i_inh = syn_i[j] + 0.0
+        i_exc = syn_e[j] + _zero(syn_e)
+        i_inh = syn_i[j] + _zero(syn_i)
         v_old = v[j]
         w_old = w[j]
         last_j = last[j]
-        refractory = (m - last_j) < _elem(ic[0], j)
+        refractory = _refractory(last_j, m, ic[0], j, bound)
         v_inf = _elem(c[0], j)
         v_free = v_inf + (v_old - v_inf) * _elem(c[1], j)
         v_free = v_free + _elem(c[2], j) * i_exc
@@ -435,11 +519,9 @@ def _adaptive_lif_block(m, v, syn_e, syn_i, w, theta, last, fired, c, ic):
         v[j] = _elem(c[7], j) if spiked else v_new
         syn_e[j] = i_exc * _elem(c[4], j)
         syn_i[j] = i_inh * _elem(c[5], j)
-        w[j] = w_old * _elem(c[9], j) + (_elem(c[10], j) if spiked else 0.0)
-        theta[j] = theta_new + (_elem(c[12], j) if spiked else 0.0)
+        w[j] = w_old * _elem(c[9], j) + (_elem(c[10], j) if spiked else _zero(w))
+        theta[j] = theta_new + (_elem(c[12], j) if spiked else _zero(theta))
         fired[j] = np.uint8(spiked)
-        n_fired += np.int64(spiked)
-    return n_fired
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -473,7 +555,10 @@ def _float_rows(fc, lo, hi):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _neuron_block(m, model, uniform, lo, hi, net, st, draws_row):
-    """Run the model update of neurons ``lo:hi`` (global ids) of one population."""
+    """Run the model update of neurons ``lo:hi`` (global ids) of one population.
+
+    Returns the number of spikes of a Poisson block, ``-1`` (unknown: scan the flags) otherwise.
+    """
     s = st.state
     fired = st.block_flags[: hi - lo]
     fc, ic = net.fconst, net.iconst
@@ -488,28 +573,25 @@ def _neuron_block(m, model, uniform, lo, hi, net, st, draws_row):
     v, se, si, last = s[0, lo:hi], s[1, lo:hi], s[2, lo:hi], st.last_spike[lo:hi]
     if model == IF_CURR_EXP:
         if uniform:
-            return _if_curr_exp_block(
-                m, v, se, si, last, fired, _float_scalars(fc, lo), (ic[0, lo],)
-            )
-        return _if_curr_exp_block(
-            m, v, se, si, last, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi],)
-        )
-    if model == IF_COND_EXP:
+            _if_curr_exp_block(m, v, se, si, last, fired, _float_scalars(fc, lo), (ic[0, lo],))
+        else:
+            _if_curr_exp_block(m, v, se, si, last, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi],))
+    elif model == IF_COND_EXP:
         if uniform:
-            return _if_cond_exp_block(
-                m, v, se, si, last, fired, _float_scalars(fc, lo), (ic[0, lo],)
+            _if_cond_exp_block(m, v, se, si, last, fired, _float_scalars(fc, lo), (ic[0, lo],))
+        else:
+            _if_cond_exp_block(m, v, se, si, last, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi],))
+    else:
+        w, theta = s[3, lo:hi], s[4, lo:hi]
+        if uniform:
+            _adaptive_lif_block(
+                m, v, se, si, w, theta, last, fired, _float_scalars(fc, lo), (ic[0, lo],)
             )
-        return _if_cond_exp_block(
-            m, v, se, si, last, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi],)
-        )
-    w, theta = s[3, lo:hi], s[4, lo:hi]
-    if uniform:
-        return _adaptive_lif_block(
-            m, v, se, si, w, theta, last, fired, _float_scalars(fc, lo), (ic[0, lo],)
-        )
-    return _adaptive_lif_block(
-        m, v, se, si, w, theta, last, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi],)
-    )
+        else:
+            _adaptive_lif_block(
+                m, v, se, si, w, theta, last, fired, _float_rows(fc, lo, hi), (ic[0, lo:hi],)
+            )
+    return np.int64(-1)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -523,6 +605,28 @@ def _emit(m, g, n_spk, st, net, buf):
         buf.spike_ids[k] = g
         buf.counters[0] = k + 1
     return n_spk + 1
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _emit_flagged(m, lo, size, n_spk, st, net, buf):
+    """Emit the neurons ``lo + j`` whose block flag ``j < size`` is set, in ascending order.
+
+    Two passes: a tight branch-free loop lists the non-zero 64-bit words (8 flags each; most are
+    zero), then only those words are scanned. One loop with the rare emit inside kept its
+    counters on the stack (the emit's registers), which cost more than the scan itself.
+    """
+    words, found = st.block_flags64, st.block_words
+    n_words = 0
+    for k in range((size + 7) // 8):
+        found[n_words] = k
+        n_words += words[k] != 0
+    flags = st.block_flags
+    for q in range(n_words):
+        k = found[q]
+        for j in range(8 * k, min(8 * k + 8, size)):
+            if flags[j]:
+                n_spk = _emit(m, lo + j, n_spk, st, net, buf)
+    return n_spk
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -550,13 +654,7 @@ def _update_populations(m, draw_row, net, st, buf, draws):
                     m, model, uniform, lo, hi, net, st, draws[draw_row, col + b0 : col + b1]
                 )
                 if n_fired:
-                    # scan the flags 8 at a time (most words are zero)
-                    flags, words = st.block_flags, st.block_flags64
-                    for k in range((b1 - b0 + 7) // 8):
-                        if words[k]:
-                            for j in range(8 * k, min(8 * k + 8, b1 - b0)):
-                                if flags[j]:
-                                    n_spk = _emit(m, lo + j, n_spk, st, net, buf)
+                    n_spk = _emit_flagged(m, lo, b1 - b0, n_spk, st, net, buf)
         st.spk_hi[p] = n_spk
     return n_spk
 
@@ -604,13 +702,13 @@ def _plastic_arrivals(m, slot, net, st):
                 post = net.syn_post[syn_off + s]
                 lag = min(m - st.post_last[post_off + post], dm_last)
                 x_post = st.post_trace[post_off + post] * net.decay[dm_off + lag]
-                w = st.syn_w[syn_off + s]
+                w = np.float64(st.syn_w[syn_off + s])  # plasticity arithmetic is float64
                 if multiplicative:
                     dw = a_minus * (w - w_min) * x_post
                 else:
                     dw = a_minus * x_post
-                w = min(max(w - dw, w_min), w_max)
-                st.syn_w[syn_off + s] = w
+                st.syn_w[syn_off + s] = min(max(w - dw, w_min), w_max)
+                w = st.syn_w[syn_off + s]  # as stored (rounded to float32 in that precision)
                 if w != 0.0:
                     _add_to_ring(slot, rec_base + post, w, st, 2 * n)
                 t = tr_off + s
@@ -657,7 +755,7 @@ def _post_events(m, net, st):
                 t = tr_off + s
                 lag = min(m - st.pre_last[t], dp_last)
                 x_pre = st.pre_trace[t] * net.decay[dp_off + lag]
-                w = st.syn_w[syn_off + s]
+                w = np.float64(st.syn_w[syn_off + s])  # plasticity arithmetic is float64
                 if multiplicative:
                     dw = a_plus * (w_max - w) * x_pre
                 else:
@@ -799,13 +897,13 @@ def _advance(m_start, m_stop, draw_base, net, st, buf, draws):
     return m_stop
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**KERNEL_OPTIONS)
 def _run_steps(m_start, m_stop, draw_base, net, st, buf, draws):
     """The exact kernel: :func:`_advance` compiled without fastmath (the default)."""
     return _advance(m_start, m_stop, draw_base, net, st, buf, draws)
 
 
-@njit(cache=True, error_model="numpy", fastmath=FAST_FLAGS)
+@njit(**KERNEL_OPTIONS, fastmath=FAST_FLAGS)
 def _run_steps_fast(m_start, m_stop, draw_base, net, st, buf, draws):
     """The non-exact kernel of the ``fastmath=True`` option (see :class:`NumbaSimulator`)."""
     return _advance(m_start, m_stop, draw_base, net, st, buf, draws)
@@ -921,14 +1019,7 @@ def _spinnaker_populations(m, slot, draw_row, net, st, sst, buf, draws):
                         (ic[0, lo:hi],),
                     )  # fmt: skip
             if n_fired:
-                # scan the flags 8 at a time (most words are zero); a copy of the exact kernel's
-                # loop, which is left as it is (not factored out) so that its speed cannot change
-                flags, words = st.block_flags, st.block_flags64
-                for k in range((hi - lo + 7) // 8):
-                    if words[k]:
-                        for j in range(8 * k, min(8 * k + 8, hi - lo)):
-                            if flags[j]:
-                                n_spk = _emit(m, lo + j, n_spk, st, net, buf)
+                n_spk = _emit_flagged(m, lo, hi - lo, n_spk, st, net, buf)
         st.spk_hi[p] = n_spk
     return n_spk
 
@@ -1054,7 +1145,7 @@ def _spinnaker_deliver(m, net, st, spn, sst):
             sst.pre_time[r] = m
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**KERNEL_OPTIONS)
 def _run_spinnaker(m_start, m_stop, draw_base, net, st, spn, sst, buf, draws):
     """The kernel of the ``spinnaker`` semantics: steps ``m_start .. m_stop - 1``.
 
@@ -1111,10 +1202,14 @@ class NumbaSimulator:
     difference rarely flips a threshold crossing, and the spikes there were identical). It is
     faster only where arithmetic, not memory, is the bottleneck: about 15 % on ``IF_cond_exp``,
     nothing measurable on ``IF_curr_exp`` at N = 40000. The default is exact.
+
+    Option ``precision`` (``"float64"``, the default, or ``"float32"``): the float type of state,
+    constants, weights and neuron arithmetic (see :mod:`snn.backends.precision`). Float32 runs
+    are bit-identical to the NumPy reference run in float32.
     """
 
     #: the options this backend accepts
-    OPTIONS: tuple[str, ...] = ("fastmath",)
+    OPTIONS: tuple[str, ...] = ("fastmath", "precision")
 
     def __init__(self, compiled: CompiledNetwork, seed: int, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.OPTIONS))
@@ -1127,6 +1222,8 @@ class NumbaSimulator:
         if not isinstance(fastmath, bool | np.bool_):
             raise ValueError(f"numba backend: fastmath must be True or False, got {fastmath!r}")
         self.fastmath = bool(fastmath)
+        self.precision = options.get("precision", "float64")
+        self.dtype = precision_dtype("numba", self.precision, compiled.semantics)
         self.spinnaker = compiled.semantics == "spinnaker"
         if self.spinnaker:
             spinn.check_supported(compiled)
@@ -1177,10 +1274,15 @@ class NumbaSimulator:
         L = c.ring_length
         # the spinnaker semantics use their own IF_curr_exp constants and plastic state
         spinnaker = c.semantics == "spinnaker"
-        fconst = np.zeros((N_FLOAT_CONSTS, n))
+        fdt = self.dtype
+        fconst = np.zeros((N_FLOAT_CONSTS, n), fdt)
         iconst = np.zeros((N_INT_CONSTS, n), np.int64)
-        state = np.zeros((N_STATE_ROWS, n))
-        last_spike = np.zeros(n, np.int64)
+        state = np.zeros((N_STATE_ROWS, n), fdt)
+        # float32 precision keeps last_spike in int32 too, so that the refractory comparison has
+        # the float width (8 lanes); "never" (-2**40) becomes -2**30, the same comparisons
+        last_spike: NDArray[np.signedinteger[Any]] = np.zeros(
+            n, np.int32 if fdt == np.float32 else np.int64
+        )
         models, uniform, draw_col = [], [], []
         ssa_steps, ssa_ids, ssa_lo, ssa_hi = [], [], [], []
         n_ssa, n_draw = 0, 0
@@ -1208,7 +1310,7 @@ class NumbaSimulator:
             uniform.append(int(is_uniform))
             for var, values in p.initial.items():
                 if var == "last_spike":
-                    last_spike[sl] = values
+                    last_spike[sl] = np.maximum(values, -(2**30))
                 else:
                     state[STATE_ROWS[var], sl] = values
             draw_col.append(n_draw)
@@ -1313,7 +1415,7 @@ class NumbaSimulator:
             proj_plastic=_i64([pr.stdp is not None for pr in projs]),
             proj_delay=_i64([_uniform_value(pr.delays, 0) for pr in projs]),
             proj_uniform_weight=_i64([_bitwise_uniform(pr.weights) for pr in projs]),
-            proj_weight=_f64([_uniform_value(pr.weights, np.nan) for pr in projs]),
+            proj_weight=np.array([_uniform_value(pr.weights, np.nan) for pr in projs], fdt),
             row_ptr=cat([pr.row_ptr for pr in projs], np.int64),
             row_abs=cat([pr.row_ptr + syn_off[k] for k, pr in enumerate(projs)], np.int64),
             syn_post=cat([pr.post_idx for pr in projs], np.int64),
@@ -1356,10 +1458,10 @@ class NumbaSimulator:
             state=state,
             state_flat=state.reshape(-1),
             last_spike=last_spike,
-            ring=np.zeros(L * 2 * n),
+            ring=np.zeros(L * 2 * n, fdt),
             touched=np.zeros(0 if spinnaker else L * (2 * n + 1), np.uint32),
             touched_count=np.zeros(L, np.int64),
-            syn_w=cat([pr.weights for pr in projs], np.float64),
+            syn_w=cat([pr.weights for pr in projs], fdt),
             pre_trace=np.zeros(n_trace),
             pre_last=np.full(n_trace, never, np.int64),
             post_trace=np.zeros(n_post),
@@ -1373,6 +1475,7 @@ class NumbaSimulator:
             spk_hi=np.zeros(len(pops), np.int64),
             block_flags=block_flags,
             block_flags64=block_flags.view(np.uint64),
+            block_words=np.zeros(BLOCK // 8, np.int64),
         )
         return net, st
 
@@ -1437,6 +1540,11 @@ class NumbaSimulator:
         """Advance the simulation by ``n_steps`` steps (in chunks of at most ``_chunk_steps``)."""
         if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
             raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
+        if self._st.last_spike.dtype == np.int32 and self.step + n_steps >= 2**31:
+            raise ValueError(
+                f"numba backend: precision='float32' counts steps in int32: at most {2**31 - 1} "
+                f"steps in all, asked to reach {self.step + n_steps}; use precision='float64'"
+            )
         done = 0
         while done < n_steps:
             k = min(int(n_steps) - done, self._chunk_steps)

@@ -39,36 +39,57 @@ import numpy as np
 from numpy.typing import NDArray
 
 from snn.backends import spinnaker_semantics as spinn
+from snn.backends.precision import precision_dtype
 from snn.compiled import CompiledNetwork, CompiledProjection, CompiledSTDP
 from snn.network import run_generator
 from snn.recording import Recording, RecordingCollector
 
 
 class NumpySimulator:
-    """Clock-driven simulation of a compiled network in NumPy (see module docstring)."""
+    """Clock-driven simulation of a compiled network in NumPy (see module docstring).
+
+    Option ``precision`` (``"float64"``, the default, or ``"float32"``): the float type of state,
+    constants, weights and neuron arithmetic (see :mod:`snn.backends.precision`).
+    """
+
+    #: the options this backend accepts
+    OPTIONS: tuple[str, ...] = ("precision",)
 
     def __init__(self, compiled: CompiledNetwork, seed: int, **options: Any) -> None:
-        if options:
+        unknown = sorted(set(options) - set(self.OPTIONS))
+        if unknown:
             raise ValueError(
-                f"numpy backend: unknown option(s) {', '.join(options)}; it takes none"
+                f"numpy backend: unknown option(s) {', '.join(unknown)}; "
+                f"valid options: {', '.join(self.OPTIONS)}"
             )
+        self.precision = options.get("precision", "float64")
+        fdt = precision_dtype("numpy", self.precision, compiled.semantics)
         self.compiled = compiled
         self.seed = seed
         self.step = 0
         L = compiled.ring_length
+
+        def cast(values: NDArray[Any]) -> NDArray[Any]:
+            """Float arrays in the simulator's precision (copies), others as they are."""
+            return values.astype(fdt) if values.dtype.kind == "f" else values.copy()
+
         self.states: list[dict[str, NDArray[Any]]] = [
-            {k: v.copy() for k, v in p.initial.items()} for p in compiled.populations
+            {k: cast(v) for k, v in p.initial.items()} for p in compiled.populations
         ]
-        self.ring = [np.zeros((L, 2, p.size)) for p in compiled.populations]
+        self.consts: list[dict[str, NDArray[Any]]] = [
+            {k: cast(v) for k, v in p.consts.items()} for p in compiled.populations
+        ]
+        self.ring = [np.zeros((L, 2, p.size), fdt) for p in compiled.populations]
         self.history = [np.zeros((L, p.size), dtype=bool) for p in compiled.populations]
         self.rngs = [
             run_generator(seed, p.index) if p.is_poisson else None for p in compiled.populations
         ]
         self.plastic = [p for p in compiled.projections if p.stdp is not None]
         self.static = [p for p in compiled.projections if p.stdp is None]
-        self.weights: dict[int, NDArray[np.float64]] = {
-            p.index: p.weights.copy() for p in self.plastic
+        self.weights: dict[int, NDArray[np.floating[Any]]] = {
+            p.index: p.weights.astype(fdt) for p in self.plastic
         }
+        self.static_weights = {p.index: p.weights.astype(fdt) for p in self.static}
         never = np.iinfo(np.int64).min // 4
         self.pre_trace = {p.index: np.zeros(p.weights.size) for p in self.plastic}
         self.pre_last = {p.index: np.full(p.weights.size, never, np.int64) for p in self.plastic}
@@ -118,7 +139,7 @@ class NumpySimulator:
             rng = self.rngs[i]
             uniforms = rng.random(pop.size) if rng is not None else None
             state, spiked = pop.model.step(
-                self.states[i], pop.consts, m, arrivals[i][0], arrivals[i][1], uniforms
+                self.states[i], self.consts[i], m, arrivals[i][0], arrivals[i][1], uniforms
             )
             self.states[i] = state
             spikes.append(spiked)
@@ -133,7 +154,8 @@ class NumpySimulator:
                 s = np.flatnonzero(fired)
                 target = (m + proj.delays[s]) % L
                 where = (target, proj.receptor, proj.post_idx[s])
-                np.add.at(self.ring[proj.post], where, proj.weights[s])  # type: ignore[arg-type]
+                weights = self.static_weights[proj.index][s]
+                np.add.at(self.ring[proj.post], where, weights)  # type: ignore[arg-type]
 
         for i, spiked in enumerate(spikes):
             self.history[i][slot] = spiked
@@ -142,7 +164,11 @@ class NumpySimulator:
         self.step = m + 1
 
     def _plastic_arrivals(
-        self, proj: CompiledProjection, rule: CompiledSTDP, m: int, arrivals: NDArray[np.float64]
+        self,
+        proj: CompiledProjection,
+        rule: CompiledSTDP,
+        m: int,
+        arrivals: NDArray[np.floating[Any]],
     ) -> None:
         L = self.compiled.ring_length
         arriving = self.history[proj.pre][(m - proj.delays) % L, proj.pre_idx]
@@ -153,11 +179,12 @@ class NumpySimulator:
         post = proj.post_idx[s]
         lag = np.minimum(m - self.post_last[proj.index][post], rule.decay_minus.size - 1)
         x_post = self.post_trace[proj.index][post] * rule.decay_minus[lag]
+        w_s = w[s].astype(np.float64)  # plasticity arithmetic is float64 in either precision
         if rule.multiplicative:
-            dw = rule.A_minus * (w[s] - rule.w_min) * x_post
+            dw = rule.A_minus * (w_s - rule.w_min) * x_post
         else:
             dw = rule.A_minus * x_post
-        w[s] = np.minimum(np.maximum(w[s] - dw, rule.w_min), rule.w_max)
+        w[s] = np.minimum(np.maximum(w_s - dw, rule.w_min), rule.w_max)
         np.add.at(arrivals[proj.receptor], post, w[s])
         lag_pre = np.minimum(m - self.pre_last[proj.index][s], rule.decay_plus.size - 1)
         self.pre_trace[proj.index][s] = (
@@ -175,11 +202,12 @@ class NumpySimulator:
             w = self.weights[proj.index]
             lag = np.minimum(m - self.pre_last[proj.index][s], rule.decay_plus.size - 1)
             x_pre = self.pre_trace[proj.index][s] * rule.decay_plus[lag]
+            w_s = w[s].astype(np.float64)
             if rule.multiplicative:
-                dw = rule.A_plus * (rule.w_max - w[s]) * x_pre
+                dw = rule.A_plus * (rule.w_max - w_s) * x_pre
             else:
                 dw = rule.A_plus * x_pre
-            w[s] = np.minimum(np.maximum(w[s] + dw, rule.w_min), rule.w_max)
+            w[s] = np.minimum(np.maximum(w_s + dw, rule.w_min), rule.w_max)
         j = np.flatnonzero(spiked)
         lag_post = np.minimum(m - self.post_last[proj.index][j], rule.decay_minus.size - 1)
         self.post_trace[proj.index][j] = (
