@@ -6,6 +6,14 @@ dt = 0.1 ms. Every peer simulates *our* realised network: the same synapses, wei
 initial state, so rates are comparable, and Brian2 (same schedule, see
 :mod:`snn.backends.brian2_backend`) should reproduce our spikes exactly.
 
+Peers: ``brian2_standalone`` and ``brian2_cython`` run our realised network through
+:mod:`snn.backends.brian2_backend` (spike parity); ``brian2_example`` runs Brian2's own script
+(``examples/CUBA.py`` verbatim; COBA written the same way from the paper: one NeuronGroup, two
+Synapses) with its own connectivity, the loop time of Brian2 at its best (rates comparable,
+spikes not); ``nest`` runs our network in NEST 3. Ours and the Brian2 standalone peers run in
+float64 and float32 (``--precisions``; Brian2's ``prefs.core.default_float_dtype``), and each
+ratio compares the same precision.
+
 Each configuration runs in a fresh subprocess (Brian2's standalone device is global; each gets
 its own build directory), with one thread everywhere (OMP/BLAS/Numba threads, NEST
 ``local_num_threads``, no OpenMP in standalone). Reported per configuration:
@@ -55,13 +63,17 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
-PEERS = ("brian2_standalone", "brian2_cython", "nest")
+PEERS = ("brian2_standalone", "brian2_example", "brian2_cython", "nest")
+#: peers that also run in float32 (Brian2's ``prefs.core.default_float_dtype``)
+FLOAT32_PEERS = ("brian2_standalone", "brian2_example")
+PRECISIONS = ("float64", "float32")
 MODELS = ("cuba", "coba")
 RESULT_MARK = "@@RESULT@@ "
 
 #: which packages each peer needs (a missing one skips the peer with this reason)
 PEER_PACKAGES = {
     "brian2_standalone": ("brian2",),
+    "brian2_example": ("brian2",),
     "brian2_cython": ("brian2", "Cython"),
     "nest": ("nest",),
 }
@@ -107,16 +119,19 @@ def summarize(
 # workers: one configuration each, in a fresh process; print one JSON line
 
 
-def worker_ours(backend: str, kind: str, n: int, duration: float, seed: int) -> dict[str, Any]:
+def worker_ours(
+    backend: str, kind: str, n: int, duration: float, seed: int, precision: str
+) -> dict[str, Any]:
     from snn.backends import get_backend
 
     t_start = time.perf_counter()
     compiled = build_compiled(kind, n, seed)
     n_steps = round(duration / compiled.dt)
+    options = {} if precision == "float64" else {"precision": precision}
     make = get_backend(backend).make_simulator
     # JIT warm-up on a throwaway simulator, so that the timed run is the loop alone
-    make(compiled, seed).run(10)
-    sim = make(compiled, seed)
+    make(compiled, seed, **options).run(10)
+    sim = make(compiled, seed, **options)
     t0 = time.perf_counter()
     sim.run(n_steps)
     loop = time.perf_counter() - t0
@@ -145,15 +160,22 @@ def worker_brian2_cython(kind: str, n: int, duration: float, seed: int) -> dict[
     return {"loop_s": loop, "total_s": total, **summarize(compiled, duration, spikes)}
 
 
+def _brian2_standalone_device(build_dir: str, precision: str) -> None:
+    import brian2 as b2
+
+    b2.set_device("cpp_standalone", directory=build_dir, build_on_run=False)
+    b2.prefs.devices.cpp_standalone.openmp_threads = 0
+    b2.prefs.core.default_float_dtype = b2.float32 if precision == "float32" else b2.float64
+
+
 def worker_brian2_standalone(
-    kind: str, n: int, duration: float, seed: int, build_dir: str
+    kind: str, n: int, duration: float, seed: int, build_dir: str, precision: str
 ) -> dict[str, Any]:
     import brian2 as b2
 
     from snn.backends.brian2_backend import Brian2Model
 
-    b2.set_device("cpp_standalone", directory=build_dir, build_on_run=False)
-    b2.prefs.devices.cpp_standalone.openmp_threads = 0
+    _brian2_standalone_device(build_dir, precision)
     t_start = time.perf_counter()
     compiled = build_compiled(kind, n, seed)
     n_steps = round(duration / compiled.dt)
@@ -166,6 +188,77 @@ def worker_brian2_standalone(
     spikes = {p.index: model.spikes(p.index) for p in compiled.populations}
     total = time.perf_counter() - t_start
     return {"loop_s": loop, "total_s": total, **summarize(compiled, duration, spikes)}
+
+
+def worker_brian2_example(
+    kind: str, n: int, duration: float, seed: int, build_dir: str, precision: str
+) -> dict[str, Any]:
+    """Brian2's own script, cpp_standalone: ``examples/CUBA.py`` verbatim (one NeuronGroup, two
+    Synapses, ``method='exact'``), or COBA written the same way from Brette et al. 2007
+    benchmark 1 (conductances in units of the leak, ``exponential_euler``, the integration our
+    IF_cond_exp uses). Its own random connectivity and initial state: rates are comparable to
+    ours, spikes are not. ``p = 80 / N`` for N > 4000, as ours."""
+    import brian2 as b2
+    from brian2 import ms, mV
+
+    _brian2_standalone_device(build_dir, precision)
+    b2.seed(seed)
+    t_start = time.perf_counter()
+    b2.defaultclock.dt = 0.1 * ms
+    n_exc, p = round(0.8 * n), min(1.0, 80.0 / n)
+    namespace: dict[str, Any] = {
+        "taum": 20 * ms, "taue": 5 * ms, "taui": 10 * ms, "Vt": -50 * mV, "Vr": -60 * mV,
+    }  # fmt: skip
+    if kind == "cuba":
+        namespace.update(El=-49 * mV, we=(60 * 0.27 / 10) * mV, wi=(-20 * 4.5 / 10) * mV)
+        eqs = """
+        dv/dt  = (ge+gi-(v-El))/taum : volt (unless refractory)
+        dge/dt = -ge/taue : volt
+        dgi/dt = -gi/taui : volt
+        """
+        method = "exact"
+    else:
+        namespace.update(El=-60 * mV, Ee=0 * mV, Ei=-80 * mV, we=6.0 / 10.0, wi=67.0 / 10.0)
+        eqs = """
+        dv/dt = (-(v-El) + ge*(Ee-v) + gi*(Ei-v))/taum : volt (unless refractory)
+        dge/dt = -ge/taue : 1
+        dgi/dt = -gi/taui : 1
+        """
+        method = "exponential_euler"
+    group = b2.NeuronGroup(
+        n, eqs, threshold="v>Vt", reset="v = Vr", refractory=5 * ms, method=method,
+        namespace=namespace,
+    )  # fmt: skip
+    group.v = "Vr + rand() * (Vt - Vr)"
+    if kind == "cuba":
+        group.ge, group.gi = 0 * mV, 0 * mV
+    else:  # N(40, 15) nS and N(200, 120) nS in units of g_L = 10 nS, clipped at 0
+        group.ge = "clip(randn() * 1.5 + 4, 0, inf)"
+        group.gi = "clip(randn() * 12 + 20, 0, inf)"
+    exc_syn = b2.Synapses(group, group, on_pre="ge += we", namespace=namespace)
+    inh_syn = b2.Synapses(group, group, on_pre="gi += wi", namespace=namespace)
+    exc_syn.connect(f"i<{n_exc}", p=p)
+    inh_syn.connect(f"i>={n_exc}", p=p)
+    monitor = b2.SpikeMonitor(group)
+    b2.run(duration * b2.second)
+    b2.device.build(directory=build_dir, compile=True, run=True, debug=False)
+    loop = float(b2.device._last_run_time)
+    ids = np.asarray(monitor.i[:], dtype=np.int64)
+    n_syn = len(exc_syn) + len(inh_syn)
+    total = time.perf_counter() - t_start
+    n_e = int((ids < n_exc).sum())
+    return {
+        "loop_s": loop,
+        "total_s": total,
+        "rates": {
+            "exc": n_e / (n_exc * duration),
+            "inh": (ids.size - n_e) / ((n - n_exc) * duration),
+        },
+        "counts": {"exc": n_e, "inh": int(ids.size - n_e)},
+        "events_per_s": ids.size * (n_syn / n) / duration,  # spikes times the mean out-degree
+        "raster_sha1": "",
+        "synapses": n_syn,
+    }
 
 
 #: our parameter -> (NEST parameter, factor from SI to NEST units), per NEST model
@@ -262,13 +355,21 @@ def worker_nest(kind: str, n: int, duration: float, seed: int) -> dict[str, Any]
 
 
 def run_worker(args: argparse.Namespace) -> None:
-    kind, n, duration, seed = args.model, args.n, args.duration, args.seed
+    kind, n, duration, seed, precision = (
+        args.model,
+        args.n,
+        args.duration,
+        args.seed,
+        args.precision,
+    )
     if args.worker == "ours":
-        result = worker_ours(args.ours, kind, n, duration, seed)
+        result = worker_ours(args.ours, kind, n, duration, seed, precision)
     elif args.worker == "brian2_cython":
         result = worker_brian2_cython(kind, n, duration, seed)
     elif args.worker == "brian2_standalone":
-        result = worker_brian2_standalone(kind, n, duration, seed, args.build_dir)
+        result = worker_brian2_standalone(kind, n, duration, seed, args.build_dir, precision)
+    elif args.worker == "brian2_example":
+        result = worker_brian2_example(kind, n, duration, seed, args.build_dir, precision)
     elif args.worker == "nest":
         result = worker_nest(kind, n, duration, seed)
     else:
@@ -281,7 +382,7 @@ def run_worker(args: argparse.Namespace) -> None:
 
 
 def launch(
-    worker: str, kind: str, n: int, duration: float, args: argparse.Namespace
+    worker: str, kind: str, n: int, duration: float, precision: str, args: argparse.Namespace
 ) -> dict[str, Any]:
     """Run one configuration in a fresh Python process and return its result (or its error)."""
     build_dir = tempfile.mkdtemp(prefix=f"va_{worker}_{kind}_{n}_", dir=args.build_root)
@@ -300,6 +401,8 @@ def launch(
         str(args.seed),
         "--ours",
         args.ours,
+        "--precision",
+        precision,
         "--build-dir",
         build_dir,
     ]
@@ -329,13 +432,13 @@ def peer_unavailable(peer: str) -> str | None:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     header = (
-        f"{'model':5} {'N':>6} {'T s':>5} {'simulator':22} {'loop s/s':>9} {'total s':>8} "
+        f"{'model':5} {'N':>6} {'T s':>5} {'simulator':30} {'loop s/s':>9} {'total s':>8} "
         f"{'E Hz':>6} {'I Hz':>6} {'syn ev/s':>10} {'ours/peer':>9} {'spikes==ours':>12}"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
         r = row["result"]
-        head = f"{row['model']:5} {row['n']:>6} {row['duration']:>5g} {row['simulator']:22}"
+        head = f"{row['model']:5} {row['n']:>6} {row['duration']:>5g} {row['simulator']:30}"
         if "error" in r:
             lines.append(f"{head} ERROR {r['error'][:200]}")
             continue
@@ -358,6 +461,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
     parser.add_argument("--ours", default="numba", help="our backend name (default: numba)")
+    parser.add_argument(
+        "--precisions", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
+        help="ours and the Brian2 standalone peers run in each (others: float64 only)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="smoke test: N=1000, 0.1 s")
     parser.add_argument("--timeout", type=float, default=3600.0, help="per configuration (s)")
@@ -370,6 +477,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=4000, help=argparse.SUPPRESS)
     parser.add_argument("--duration", type=float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--build-dir", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--precision", default="float64", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker is not None:
@@ -390,19 +498,27 @@ def main(argv: list[str] | None = None) -> None:
         for n in args.sizes:
             for duration in args.durations:
                 config = {"model": kind, "n": n, "duration": duration}
-                print(f"{kind} N={n} T={duration:g} s: ours ({args.ours}) ...", file=sys.stderr)
-                ours = launch("ours", kind, n, duration, args)
-                rows.append({**config, "simulator": f"ours ({args.ours})", "result": ours})
+                first = len(rows)
+                ours: dict[str, dict[str, Any]] = {}
+                for prec in args.precisions:
+                    name = f"ours ({args.ours}) {prec}"
+                    print(f"{kind} N={n} T={duration:g} s: {name} ...", file=sys.stderr)
+                    ours[prec] = launch("ours", kind, n, duration, prec, args)
+                    rows.append({**config, "simulator": name, "result": ours[prec]})
                 for peer in peers:
-                    print(f"{kind} N={n} T={duration:g} s: {peer} ...", file=sys.stderr)
-                    result = launch(peer, kind, n, duration, args)
-                    row: dict[str, Any] = {**config, "simulator": peer, "result": result}
-                    if "error" not in result and "error" not in ours:
-                        row["ratio"] = ours["loop_s"] / result["loop_s"]
-                        if peer.startswith("brian2"):  # NEST has another schedule: no parity
-                            row["same_spikes"] = result["raster_sha1"] == ours["raster_sha1"]
-                    rows.append(row)
-                print(format_table(rows[-1 - len(peers) :]), file=sys.stderr)
+                    for prec in args.precisions if peer in FLOAT32_PEERS else ["float64"]:
+                        print(f"{kind} N={n} T={duration:g} s: {peer} {prec} ...", file=sys.stderr)
+                        result = launch(peer, kind, n, duration, prec, args)
+                        row: dict[str, Any] = {
+                            **config, "simulator": f"{peer} {prec}", "result": result
+                        }  # fmt: skip
+                        mine = ours.get(prec, ours.get("float64", {"error": "not run"}))
+                        if "error" not in result and "error" not in mine:
+                            row["ratio"] = mine["loop_s"] / result["loop_s"]
+                            if peer != "nest" and result["raster_sha1"]:  # same schedule
+                                row["same_spikes"] = result["raster_sha1"] == mine["raster_sha1"]
+                        rows.append(row)
+                print(format_table(rows[first:]), file=sys.stderr)
     print(format_table(rows))
     if "nest" in peers:
         print(

@@ -100,11 +100,12 @@ refractory test compares ``last_spike`` with a per-block bound of its own type);
 traffic at N = 40000 (48 bytes of state read and written per neuron and step, plus the
 refractory test's 8); ``IF_cond_exp`` costs about 4 ns, most of it the 13-term ``exp`` and the
 division, which without FMA (the reference has none) take about 40 vector instructions per 4
-neurons (float32: a 7-term ``exp``, 8 lanes, about 2x faster). Delivery costs 2.5-4 ns per synaptic event when the ring fits in L2 and about 10 ns
-at N = 40000 (random accesses to a 1.3 MB ring from L3). Indices in the delivery loops are
-unsigned so that Numba emits no negative-index wraparound. ``parallel=True`` is not used: on 2
-shared cores it was 3-60x slower. Numba's on-disk cache does not notice edits of
-:mod:`snn.arith`; delete this module's cache files after changing it.
+neurons (float32: a 7-term ``exp``, 8 lanes, about 2x faster). Delivery costs 2.5-4 ns per
+synaptic event when the ring fits in L2 and about 10 ns at N = 40000 (random accesses to a
+1.3 MB ring from L3). Indices in the delivery loops are unsigned so that Numba emits no
+negative-index wraparound. ``parallel=True`` is not used: on 2 shared cores it was 3-60x slower.
+Numba's on-disk cache does not notice edits of :mod:`snn.arith`; delete this module's cache
+files after changing it.
 """
 
 from __future__ import annotations
