@@ -124,6 +124,36 @@ def test_simulate_round_trip(
     assert not np.array_equal(again.spikes["input"].ids, rec.spikes["input"].ids)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_simulate_in_float32(
+    backend: str, model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = tmp_path / "result.h5"
+    argv = ["simulate", str(model_file), "--duration", "0.05", "--backend", backend]
+    code, out, err = run([*argv, "--precision", "float32", "--out", str(result)], capsys)
+    assert code == 0, err
+    assert "in float32" in out
+    rec = load_recording(result)
+    assert rec.metadata["precision"] == "float32"
+    expected = small_network().run(0.05, backend="numpy", precision="float32")
+    for label, sp in expected.spikes.items():
+        np.testing.assert_array_equal(rec.spikes[label].ids, sp.ids)
+    np.testing.assert_array_equal(rec.trace("exc", "v").values, expected.trace("exc", "v").values)
+    assert not np.array_equal(
+        rec.trace("exc", "v").values, small_network().run(0.05).trace("exc", "v").values
+    ), "float32 gave the float64 trace"
+
+
+def test_simulate_float32_on_a_backend_without_it_is_an_error(
+    model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("brian2")
+    argv = ["simulate", str(model_file), "--duration", "0.01", "--backend", "brian2"]
+    code, _, err = run([*argv, "--precision", "float32", "--out", str(tmp_path / "r.h5")], capsys)
+    assert code != 0
+    assert "precision" in err and not (tmp_path / "r.h5").exists()
+
+
 def test_simulate_with_progress_bar(
     model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -102,11 +102,16 @@ def _require_backend(name: str) -> str:
 
 
 def _run(
-    net: Network, duration: float, backend: str, seed: int | None, progress: bool
+    net: Network,
+    duration: float,
+    backend: str,
+    seed: int | None,
+    progress: bool,
+    **options: Any,
 ) -> tuple[Recording, float]:
     start = time.perf_counter()
     try:
-        rec = simulate(net, duration, backend=backend, seed=seed, progress=progress)
+        rec = simulate(net, duration, backend=backend, seed=seed, progress=progress, **options)
     except ImportError as exc:  # a registered backend whose module is missing from this install
         raise CommandError(f"backend {backend!r} cannot be loaded: {exc}") from exc
     return rec, time.perf_counter() - start
@@ -154,9 +159,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     print(
         f"{model}: {n_neurons:,} neurons, {n_synapses:,} synapses, dt {_seconds_text(net.dt)}; "
         f"simulating {args.duration:g} s on {backend}"
+        + ("" if args.precision == "float64" else f" in {args.precision}")
     )
-    rec, wall = _run(net, args.duration, backend, args.seed, progress=not args.no_progress)
-    rec.metadata.update(network_file=str(model), wall_time_s=wall)
+    # float64 is every backend's default; only the numpy and numba backends take float32
+    options = {} if args.precision == "float64" else {"precision": args.precision}
+    progress = not args.no_progress
+    rec, wall = _run(net, args.duration, backend, args.seed, progress=progress, **options)
+    rec.metadata.update(network_file=str(model), wall_time_s=wall, precision=args.precision)
     save(rec, out)
     _print_rates(rec)
     print(
@@ -960,6 +969,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="run seed for Poisson sources (default: the network seed)",
     )
     p.add_argument("--out", metavar="RESULT.h5", required=True, help="recording file to write")
+    p.add_argument(
+        "--precision",
+        choices=["float64", "float32"],
+        default="float64",
+        help="float type of state, weights and arithmetic (numpy and numba backends; float32 is "
+        "faster, not bit-identical to float64); default float64",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_cmd_simulate)
 
