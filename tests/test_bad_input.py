@@ -260,6 +260,22 @@ CASES: dict[str, tuple[Callable[[], object], str]] = {
         lambda: snn.STDP(w_min=2.0, w_max=1.0),
         r"w_max \(1.0\) must be >= w_min \(2.0\)",
     ),
+    "iSTDP bounds reversed": (
+        lambda: snn.InhibitorySTDP(w_min=2e-9, w_max=1e-9),
+        r"InhibitorySTDP: w_max \(1e-09\) must be >= w_min \(2e-09\)",
+    ),
+    "iSTDP negative target rate": (
+        lambda: snn.InhibitorySTDP(rho0=-1.0),
+        r"rho0 must be >= 0, got -1",
+    ),
+    "iSTDP pair-rule parameter": (
+        lambda: snn.InhibitorySTDP(A_plus=1e-12),
+        r"unknown parameter\(s\) A_plus; valid names: tau, eta, rho0, w_min, w_max",
+    ),
+    "iSTDP weight dependence": (
+        lambda: snn.InhibitorySTDP("additive"),
+        r"weight_dependence must be 'vogels'",
+    ),
     "negative rate": (lambda: snn.SpikeSourcePoisson(rate=-1.0), r"rate must be >= 0, got -1"),
     "negative cm": (lambda: snn.IF_cond_exp(cm=-1e-9), r"cm must be > 0"),
     "probability above 1": (
@@ -449,3 +465,32 @@ def test_replace_builds_a_new_model() -> None:
         model.replace(tau_m=-1.0)
     rule = snn.STDP("multiplicative", A_plus=0.1)
     assert rule.replace(A_minus=0.3).weight_dependence == "multiplicative"
+    istdp = snn.InhibitorySTDP(rho0=5.0)
+    assert istdp.replace(rho0=2.0).alpha == pytest.approx(2 * 2.0 * 20e-3)
+    assert istdp.alpha == pytest.approx(2 * 5.0 * 20e-3)
+
+
+def test_inhibitory_stdp_is_refused_where_it_has_no_lowering() -> None:
+    """The spinnaker semantics and the PyNN deploy design rules name the rule and what to use."""
+    from snn.hardware import check_network
+
+    for semantics in ("exact", "spinnaker"):
+        net = snn.Network(dt=1e-3, seed=0, semantics=semantics)
+        pre = net.population(4, snn.SpikeSourcePoisson(rate=20.0), label="pre")
+        post = net.population(3, snn.IF_curr_exp(), label="post")
+        net.connect(
+            pre,
+            post,
+            snn.AllToAll(),
+            weight=0.1e-9,
+            receptor="inhibitory",
+            plasticity=snn.InhibitorySTDP(),
+            label="ie",
+        )
+        if semantics == "spinnaker":
+            with pytest.raises(ValueError, match=r"do not implement InhibitorySTDP.*'ie'"):
+                net.run(0.01, backend="numpy")
+            continue
+        report = check_network(net, target="nest", raise_errors=False)
+        assert [v.rule for v in report.errors] == ["unsupported_plasticity"]
+        assert "numpy, numba or brian2" in report.errors[0].message

@@ -720,3 +720,55 @@ def test_stdp_single_pairs(backend: str, case: str, delay: int) -> None:
         assert np.all(weights[-1, LAGS >= 0] == hi)
     if case == "additive-clip-min":
         assert np.all(weights[-1, LAGS < 0] == lo)
+
+
+@pytest.mark.parametrize("delay", [1, 4])
+def test_inhibitory_stdp_single_pairs(backend: str, delay: int) -> None:
+    r"""Vogels et al. 2011 inhibitory STDP, one pre/post pair per synapse at lags -5..+5.
+
+    The set-up of :func:`test_stdp_single_pairs`. Both events change the weight: the pre event
+    (arrival step ``P - lag``) by ``eta (x_post - alpha)``, the post event (step ``P``) by
+    ``eta x_pre``, so with one pair
+
+    .. math::
+        w \to w - \eta\alpha + \eta e^{-\text{lag}\,dt/\tau}\ (\text{lag} \ge 0),\qquad
+        w \to w + \eta (e^{-|\text{lag}|\,dt/\tau} - \alpha)\ (\text{lag} < 0),
+
+    each visible from the sample after its event, ``alpha = 2 rho0 tau``.
+    """
+    tau, eta, rho0, w0 = 2e-3, 0.05e-9, 10.0, 0.5e-9
+    rule = snn.InhibitorySTDP(tau=tau, eta=eta, rho0=rho0, w_min=0.0, w_max=1e-9)
+    alpha = 2 * rho0 * tau
+    assert rule.alpha == pytest.approx(alpha, rel=1e-15)
+    pre_steps = POST_STEP - delay - LAGS
+    n_steps = POST_STEP + LAGS.max() + 3
+    net = snn.Network(dt=DT, seed=8)
+    pre = net.population(LAGS.size, snn.SpikeSourceArray([[s * DT] for s in pre_steps]), "pre")
+    teacher = net.population(1, snn.SpikeSourceArray([(POST_STEP - 1) * DT]), label="teacher")
+    post = net.population(1, snn.IF_curr_exp(tau_refrac=10e-3), label="post")
+    net.connect(teacher, post, snn.OneToOne(), weight=500e-9, delay=DT)
+    proj = net.connect(
+        pre,
+        post,
+        snn.AllToAll(),
+        weight=w0,
+        delay=delay * DT,
+        receptor="inhibitory",
+        plasticity=rule,
+    )
+    net.record(post, "spikes", label="post")
+    net.record(proj, "weights", label="weights")
+    rec = net.run(n_steps * DT, backend=backend)
+    assert spike_steps(rec.spikes["post"].times, DT) == [POST_STEP]
+    weights = rec.trace("weights", "weights").values
+    for j, lag in enumerate(LAGS):
+        arrival = POST_STEP - int(lag)
+        trace = weights[:, j]
+        decay = math.exp(-abs(lag) * DT / tau)
+        final = (w0 - eta * alpha + eta * decay) if lag >= 0 else (w0 + eta * (decay - alpha))
+        first = min(arrival, POST_STEP)
+        assert np.all(trace[: first + 1] == w0), f"lag {lag}: changed before the first event"
+        if lag > 0:  # the pre event alone, then both
+            np.testing.assert_allclose(trace[arrival + 1 : POST_STEP + 1], w0 - eta * alpha)
+        np.testing.assert_allclose(trace[max(arrival, POST_STEP) + 1 :], final, rtol=1e-12)
+        assert final == pytest.approx(rule.pair_change(w0, int(lag), DT), rel=1e-12, abs=0)

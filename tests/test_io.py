@@ -85,7 +85,15 @@ def full_network(seed: int = 7) -> snn.Network:
         plasticity=snn.STDP("multiplicative", w_max=20e-9, A_plus=0.05, A_minus=0.05),
         label="stdp_mult",
     )
-    net.connect(adapt, cond, snn.AllToAll(), weight=2e-9, receptor="inhibitory", label="inh")
+    net.connect(
+        adapt,
+        cond,
+        snn.AllToAll(),
+        weight=2e-9,
+        receptor="inhibitory",
+        plasticity=snn.InhibitorySTDP(eta=1e-10, rho0=4.0, w_max=5e-9),
+        label="inh",
+    )
     net.record(exc, "spikes", "v")
     net.record(exc[[1, 5, 7]], "isyn_exc", interval=0.5e-3, label="exc_view")
     net.record(cond, "spikes", "gsyn_exc", "v")
@@ -208,7 +216,9 @@ def test_full_networks_use_every_registered_model_and_connector(network: snn.Net
     connectors = {type(p.connector) for net in (network, deep) for p in net.projections}
     assert {snn.CONNECTORS.get(n) for n in snn.CONNECTORS.names()} <= connectors
     dependences = {p.plasticity.weight_dependence for p in network.projections if p.plasticity}
-    assert dependences == {"additive", "multiplicative"}
+    assert dependences == {"additive", "multiplicative", "vogels"}
+    rules = {type(p.plasticity) for p in network.projections if p.plasticity}
+    assert {snn.PLASTICITY_RULES.get(n) for n in snn.PLASTICITY_RULES.names()} == rules
 
 
 def test_network_round_trip(network: snn.Network, network_file: Path) -> None:

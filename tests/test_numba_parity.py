@@ -246,6 +246,37 @@ def test_stdp(dependence: str, precision: str) -> None:
     assert ((w == 0.0) | (w == 1.0e-9)).any() or dependence == "multiplicative"
 
 
+@PRECISIONS
+def test_inhibitory_stdp(precision: str) -> None:
+    """Vogels et al. 2011 iSTDP on recurrent inhibition of a driven E population."""
+    net = snn.Network(dt=DT, seed=9)
+    drive = net.population(60, snn.SpikeSourcePoisson(rate=60.0), label="drive")
+    exc = net.population(40, snn.AdaptiveLIF(**_lif_params(True)), label="exc")
+    inh = net.population(12, snn.IF_curr_exp(**_lif_params(False)), label="inh")
+    net.connect(
+        drive, exc, snn.FixedProbability(0.3), weight=0.3e-9, delay=snn.Uniform(0.1e-3, 1e-3)
+    )
+    net.connect(exc, inh, snn.FixedProbability(0.3), weight=0.3e-9)
+    rule = snn.InhibitorySTDP(tau=20e-3, eta=0.02e-9, rho0=8.0, w_min=0.0, w_max=1.5e-9)
+    ie = net.connect(
+        inh,
+        exc,
+        snn.FixedProbability(0.5),
+        weight=snn.Uniform(0.1e-9, 0.6e-9),
+        receptor="inhibitory",
+        delay=snn.Uniform(0.1e-3, 2e-3),
+        plasticity=rule,
+        label="ie",
+    )
+    net.record(exc, "spikes", "v")
+    net.record(inh, "spikes")
+    net.record(ie, "weights", interval=2e-3)
+    ref, out = run_both(net, 0.3, precision=precision)
+    assert assert_identical(ref, out) > 100
+    w = ref.trace("ie", "weights").values
+    assert (w[-1] > w[0]).any() and (w[-1] < w[0]).any(), "iSTDP moved no weight both ways"
+
+
 @pytest.mark.parametrize("kind", ["cuba", "coba"])
 @PRECISIONS
 def test_vogels_abbott_small(kind: Literal["cuba", "coba"], precision: str) -> None:

@@ -33,7 +33,7 @@ from snn.neurons import (
     SpikeSourcePoisson,
 )
 from snn.parameters import Normal, Uniform
-from snn.plasticity import PLASTICITY_RULES, STDP
+from snn.plasticity import PLASTICITY_RULES, STDP, InhibitorySTDP
 from snn.recording import Recording
 
 __version__ = "0.1.0"
@@ -55,6 +55,7 @@ __all__ = [
     "FromList",
     "IF_cond_exp",
     "IF_curr_exp",
+    "InhibitorySTDP",
     "LeakyIntegrator",
     "Network",
     "Normal",

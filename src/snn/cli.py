@@ -511,7 +511,9 @@ def _describe_network(net: Network) -> str:
                     f"{p.size:,}",
                     _range(p.weights),
                     _range(p.delays, "{:d}"),
-                    "-" if p.plasticity is None else f"stdp ({p.plasticity.weight_dependence})",
+                    "-"
+                    if p.plasticity is None
+                    else f"{p.plasticity.name} ({p.plasticity.weight_dependence})",
                 ]
             )
         header = [

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from snn.network import Network, Population, Projection
 from snn.neurons import NEVER, NeuronModel, SpikeSourceArray, SpikeSourcePoisson
+from snn.plasticity import InhibitorySTDP
 
 EXCITATORY = 0
 INHIBITORY = 1
@@ -53,6 +54,10 @@ class CompiledSTDP:
     #: exp(-k dt / tau_plus), exp(-k dt / tau_minus) for k = 0..len-1 (0 beyond)
     decay_plus: NDArray[np.float64]
     decay_minus: NDArray[np.float64]
+    #: Vogels et al. 2011 (:class:`snn.plasticity.InhibitorySTDP`): at a pre event
+    #: ``w + A_minus (x_post - alpha)`` instead of ``w - A_minus f(w) x_post``
+    vogels: bool = False
+    alpha: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,8 @@ def _compile_projection(proj: Projection, dt: float) -> CompiledProjection:
             tau_minus=float(rule.tau_minus),
             decay_plus=rule.decay_table(float(rule.tau_plus), dt),
             decay_minus=rule.decay_table(float(rule.tau_minus), dt),
+            vogels=isinstance(rule, InhibitorySTDP),
+            alpha=rule.alpha if isinstance(rule, InhibitorySTDP) else 0.0,
         )
         col_order = np.argsort(proj.post_idx, kind="stable").astype(np.int64)
         col_ptr = np.zeros(post_size + 1, dtype=np.int64)

@@ -74,7 +74,7 @@ from snn.network import (
 )
 from snn.neurons import NEURON_MODELS, NeuronModel, SpikeSourceArray
 from snn.parameters import check_values
-from snn.plasticity import PLASTICITY_RULES, STDP, WEIGHT_DEPENDENCES
+from snn.plasticity import PLASTICITY_RULES, STDP, WEIGHT_DEPENDENCES, InhibitorySTDP
 from snn.recording import Recording, SpikeTrains, Trace
 from snn.registry import Registry
 
@@ -778,10 +778,11 @@ def _read_plasticity(g: Any, where: str) -> STDP:
     if not (isinstance(cls, type) and issubclass(cls, STDP)):
         raise ValueError(f"{where}: rule {rule_name!r} cannot be loaded into a projection")
     dependence = _str_attr(pg, "weight_dependence", "plasticity", where)
-    if dependence not in WEIGHT_DEPENDENCES:
+    valid = ("vogels",) if issubclass(cls, InhibitorySTDP) else WEIGHT_DEPENDENCES
+    if dependence not in valid:
         raise ValueError(
-            f"{where}: unknown weight_dependence {dependence!r}; "
-            f"valid choices: {', '.join(WEIGHT_DEPENDENCES)}"
+            f"{where}: unknown weight_dependence {dependence!r} for rule {rule_name!r}; "
+            f"valid choices: {', '.join(valid)}"
         )
     parameters = _json_attr(pg, "parameters", "plasticity", where)
     if not isinstance(parameters, dict):

@@ -25,6 +25,18 @@ With lag ``dt_lag = t_post - t_arrival`` one pair changes the weight by
 
 and the weight is clipped to ``[w_min, w_max]`` after every update. Traces decay by factors read
 from a table ``exp(-k dt / tau)`` computed once in NumPy, so every backend agrees bit for bit.
+
+:class:`InhibitorySTDP` is the inhibitory plasticity rule of Vogels, Sprekeler, Zenke, Clopath &
+Gerstner (Science 334:1569, 2011), which drives each postsynaptic neuron towards a target rate
+``rho0`` (used on inhibitory projections): the same traces and event order with
+``tau_plus = tau_minus = tau``, and
+
+* at a pre event: ``w <- w + eta (x_post - alpha)``, ``alpha = 2 rho0 tau`` (potentiation by
+  the post trace, a constant depression per presynaptic spike);
+* at a post event: ``w <- w + eta x_pre``,
+
+each clipped to ``[w_min, w_max]``. A neuron firing above ``rho0`` receives more inhibition, one
+firing below less: the expected change per pre spike vanishes when the post rate is ``rho0``.
 """
 
 from __future__ import annotations
@@ -37,7 +49,7 @@ from numpy.typing import NDArray
 from snn.parameters import Param, ParameterSet
 from snn.registry import Registry
 
-WeightDependence = Literal["additive", "multiplicative"]
+WeightDependence = Literal["additive", "multiplicative", "vogels"]
 
 PLASTICITY_RULES: Registry[type[ParameterSet]] = Registry("plasticity rule")
 WEIGHT_DEPENDENCES = ("additive", "multiplicative")
@@ -112,3 +124,86 @@ class STDP(ParameterSet):
             f = 1.0 if self.weight_dependence == "additive" else w - self.w_min
             w = w - self.A_minus * f * trace
         return float(min(max(w, self.w_min), self.w_max))
+
+
+@PLASTICITY_RULES.register("inhibitory_stdp")
+class InhibitorySTDP(STDP):
+    """Vogels et al. 2011 inhibitory STDP towards a target rate (see the module docstring).
+
+    ``eta`` is in weight units (A or S) per unit of trace; the rule has no weight dependence
+    (``weight_dependence == "vogels"``, stored as such). As sPyNNaker's ``Vogels2011Rule`` with
+    ``alpha = 2 rho0 tau``.
+    """
+
+    name = "inhibitory_stdp"
+    parameters: ClassVar[dict[str, Param]] = {
+        "tau": Param(20e-3, "s", "pre and post trace time constant", "positive"),
+        "eta": Param(1e-12, "weight unit", "learning rate", "nonnegative"),
+        "rho0": Param(5.0, "Hz", "target firing rate of the postsynaptic neuron", "nonnegative"),
+        "w_min": Param(0.0, "weight unit", "lower weight bound", "nonnegative"),
+        "w_max": Param(1e-9, "weight unit", "upper weight bound", "nonnegative"),
+    }
+
+    def __init__(self, weight_dependence: str = "vogels", **values: float) -> None:
+        if weight_dependence != "vogels":
+            raise ValueError(
+                f"InhibitorySTDP: weight_dependence must be 'vogels' (the rule has none), got "
+                f"{weight_dependence!r}"
+            )
+        ParameterSet.__init__(self, **values)
+        for key in self.parameters:
+            if not isinstance(self._values[key], float):
+                raise ValueError(
+                    f"InhibitorySTDP: {key} must be a scalar (one rule per projection)"
+                )
+        if self.w_max < self.w_min:
+            raise ValueError(
+                f"InhibitorySTDP: w_max ({self.w_max}) must be >= w_min ({self.w_min})"
+            )
+        object.__setattr__(self, "_weight_dependence", "vogels")
+
+    # the pair rule's names, as the simulators read them
+    @property
+    def tau_plus(self) -> float:
+        return float(self._values["tau"])
+
+    @property
+    def tau_minus(self) -> float:
+        return float(self._values["tau"])
+
+    @property
+    def A_plus(self) -> float:
+        return float(self._values["eta"])
+
+    @property
+    def A_minus(self) -> float:
+        return float(self._values["eta"])
+
+    @property
+    def alpha(self) -> float:
+        """The depression factor ``2 rho0 tau`` (dimensionless)."""
+        return 2.0 * float(self._values["rho0"]) * float(self._values["tau"])
+
+    def replace(self, **values: object) -> InhibitorySTDP:
+        merged = {**self._values, **values}
+        merged.pop("weight_dependence", None)
+        return InhibitorySTDP(**merged)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"InhibitorySTDP({inner})"
+
+    def pair_change(self, w: float, lag_steps: int, dt: float) -> float:
+        """Weight after one isolated pre/post pair, ``lag = t_post - t_arrival`` in steps.
+
+        Both events change the weight: the first one with a zero trace of the other side.
+        """
+        eta, alpha = self.A_plus, self.alpha
+        trace = float(np.exp(-abs(lag_steps) * dt / self.tau_plus))
+
+        def clip(x: float) -> float:
+            return float(min(max(x, self.w_min), self.w_max))
+
+        if lag_steps >= 0:  # pre event first (post trace 0), then the post event
+            return clip(clip(w + eta * (0.0 - alpha)) + eta * trace)
+        return clip(clip(w + eta * 0.0) + eta * (trace - alpha))

@@ -285,12 +285,17 @@ class Brian2Model:
             )
         else:
             weight_unit = getattr(b2, unit)
-            if rule.multiplicative:
+            amplitude_unit: Any
+            if rule.vogels:  # Vogels et al. 2011: potentiation by the post trace, alpha per spike
+                depress = "weight = clip(weight + A_minus * (apost - alpha), w_min, w_max)"
+                potentiate = "weight = clip(weight + A_plus * apre, w_min, w_max)"
+                amplitude_unit = weight_unit
+            elif rule.multiplicative:
                 depress = "weight = clip(weight - A_minus * (weight - w_min) * apost, w_min, w_max)"
                 potentiate = (
                     "weight = clip(weight + A_plus * (w_max - weight) * apre, w_min, w_max)"
                 )
-                amplitude_unit: Any = 1.0
+                amplitude_unit = 1.0
             else:
                 depress = "weight = clip(weight - A_minus * apost, w_min, w_max)"
                 potentiate = "weight = clip(weight + A_plus * apre, w_min, w_max)"
@@ -311,6 +316,7 @@ class Brian2Model:
                     "A_minus": rule.A_minus * amplitude_unit,
                     "w_min": rule.w_min * weight_unit,
                     "w_max": rule.w_max * weight_unit,
+                    "alpha": rule.alpha,
                 },
                 delay=delays[0] if same_delay else None,
                 clock=self.clock,

@@ -142,6 +142,9 @@ KERNEL_OPTIONS: dict[str, Any] = {"cache": True, "error_model": "numpy", "_nrt":
 #: neurons per model block: spikes are compacted per block, and only in blocks that spiked
 BLOCK = 4096
 
+# STDP rule codes (the pair rule's weight dependences; Vogels et al. 2011's inhibitory rule)
+STDP_ADDITIVE, STDP_MULTIPLICATIVE, STDP_VOGELS = 0, 1, 2
+
 # model codes dispatched on inside the kernel
 IF_CURR_EXP, IF_COND_EXP, ADAPTIVE_LIF, POISSON, SPIKE_ARRAY = 0, 1, 2, 3, 4
 MODEL_CODES = {
@@ -249,7 +252,8 @@ class _Net(NamedTuple):
     pl_col_off: IntArray  # into col_order
     pl_colptr_off: IntArray  # into col_ptr
     pl_max_delay: IntArray
-    pl_multiplicative: IntArray
+    pl_kind: IntArray  # STDP_ADDITIVE, STDP_MULTIPLICATIVE or STDP_VOGELS
+    pl_alpha: FloatArray  # Vogels' depression factor 2 rho0 tau (0 for the pair rule)
     pl_a_plus: FloatArray
     pl_a_minus: FloatArray
     pl_w_min: FloatArray
@@ -687,7 +691,7 @@ def _plastic_arrivals(m, slot, net, st):
         rec_base = net.proj_receptor[p] * n + net.proj_post_off[p]
         tr_off, post_off = net.pl_trace_off[q], net.pl_post_off[q]
         a_minus, w_min, w_max = net.pl_a_minus[q], net.pl_w_min[q], net.pl_w_max[q]
-        multiplicative = net.pl_multiplicative[q] != 0
+        kind, alpha = net.pl_kind[q], net.pl_alpha[q]
         dp_off, dp_last = net.pl_dp_off[q], net.pl_dp_len[q] - 1
         dm_off, dm_last = net.pl_dm_off[q], net.pl_dm_len[q] - 1
         for i in range(net.proj_pre_size[p]):
@@ -704,11 +708,13 @@ def _plastic_arrivals(m, slot, net, st):
                 lag = min(m - st.post_last[post_off + post], dm_last)
                 x_post = st.post_trace[post_off + post] * net.decay[dm_off + lag]
                 w = np.float64(st.syn_w[syn_off + s])  # plasticity arithmetic is float64
-                if multiplicative:
-                    dw = a_minus * (w - w_min) * x_post
+                if kind == STDP_VOGELS:
+                    w_new = w + a_minus * (x_post - alpha)
+                elif kind == STDP_MULTIPLICATIVE:
+                    w_new = w - a_minus * (w - w_min) * x_post
                 else:
-                    dw = a_minus * x_post
-                st.syn_w[syn_off + s] = min(max(w - dw, w_min), w_max)
+                    w_new = w - a_minus * x_post
+                st.syn_w[syn_off + s] = min(max(w_new, w_min), w_max)
                 w = st.syn_w[syn_off + s]  # as stored (rounded to float32 in that precision)
                 if w != 0.0:
                     _add_to_ring(slot, rec_base + post, w, st, 2 * n)
@@ -745,7 +751,7 @@ def _post_events(m, net, st):
         syn_off, post_off_n = net.proj_syn_off[p], net.proj_post_off[p]
         tr_off, post_off = net.pl_trace_off[q], net.pl_post_off[q]
         a_plus, w_min, w_max = net.pl_a_plus[q], net.pl_w_min[q], net.pl_w_max[q]
-        multiplicative = net.pl_multiplicative[q] != 0
+        multiplicative = net.pl_kind[q] == STDP_MULTIPLICATIVE
         dp_off, dp_last = net.pl_dp_off[q], net.pl_dp_len[q] - 1
         dm_off, dm_last = net.pl_dm_off[q], net.pl_dm_len[q] - 1
         col_off, cp_off = net.pl_col_off[q], net.pl_colptr_off[q]
@@ -1338,7 +1344,7 @@ class NumbaSimulator:
             )
 
         plastic = [pr for pr in projs if pr.stdp is not None]
-        pl_fields = "proj trace_off post_off col_off colptr_off max_delay mult a_plus a_minus"
+        pl_fields = "proj trace_off post_off col_off colptr_off max_delay kind alpha a_plus a_minus"
         pl: dict[str, list[Any]] = {k: [] for k in (pl_fields + " w_min w_max").split()}
         pl.update({k: [] for k in ("dp_off", "dp_len", "dm_off", "dm_len")})
         decay: list[FloatArray] = []
@@ -1353,7 +1359,14 @@ class NumbaSimulator:
             pl["col_off"].append(n_col)
             pl["colptr_off"].append(n_colptr)
             pl["max_delay"].append(int(pr.delays.max()) if pr.delays.size else 0)
-            pl["mult"].append(int(rule.multiplicative))
+            pl["kind"].append(
+                STDP_VOGELS
+                if rule.vogels
+                else STDP_MULTIPLICATIVE
+                if rule.multiplicative
+                else STDP_ADDITIVE
+            )
+            pl["alpha"].append(rule.alpha)
             pl["a_plus"].append(rule.A_plus)
             pl["a_minus"].append(rule.A_minus)
             pl["w_min"].append(rule.w_min)
@@ -1430,7 +1443,8 @@ class NumbaSimulator:
             pl_col_off=_i64(pl["col_off"]),
             pl_colptr_off=_i64(pl["colptr_off"]),
             pl_max_delay=_i64(pl["max_delay"]),
-            pl_multiplicative=_i64(pl["mult"]),
+            pl_kind=_i64(pl["kind"]),
+            pl_alpha=_f64(pl["alpha"]),
             pl_a_plus=_f64(pl["a_plus"]),
             pl_a_minus=_f64(pl["a_minus"]),
             pl_w_min=_f64(pl["w_min"]),

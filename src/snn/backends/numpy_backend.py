@@ -180,11 +180,13 @@ class NumpySimulator:
         lag = np.minimum(m - self.post_last[proj.index][post], rule.decay_minus.size - 1)
         x_post = self.post_trace[proj.index][post] * rule.decay_minus[lag]
         w_s = w[s].astype(np.float64)  # plasticity arithmetic is float64 in either precision
-        if rule.multiplicative:
-            dw = rule.A_minus * (w_s - rule.w_min) * x_post
+        if rule.vogels:
+            w_new = w_s + rule.A_minus * (x_post - rule.alpha)
+        elif rule.multiplicative:
+            w_new = w_s - rule.A_minus * (w_s - rule.w_min) * x_post
         else:
-            dw = rule.A_minus * x_post
-        w[s] = np.minimum(np.maximum(w_s - dw, rule.w_min), rule.w_max)
+            w_new = w_s - rule.A_minus * x_post
+        w[s] = np.minimum(np.maximum(w_new, rule.w_min), rule.w_max)
         np.add.at(arrivals[proj.receptor], post, w[s])
         lag_pre = np.minimum(m - self.pre_last[proj.index][s], rule.decay_plus.size - 1)
         self.pre_trace[proj.index][s] = (

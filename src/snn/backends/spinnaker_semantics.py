@@ -108,11 +108,12 @@ def check_supported(compiled: CompiledNetwork) -> None:
                 "Use semantics='exact' for this network"
             )
     for proj in compiled.projections:
-        if proj.stdp is not None and proj.stdp.multiplicative:
+        if proj.stdp is not None and (proj.stdp.multiplicative or proj.stdp.vogels):
+            kind = "multiplicative STDP" if proj.stdp.multiplicative else "InhibitorySTDP"
             raise ValueError(
-                f"the 'spinnaker' semantics do not implement multiplicative STDP (projection "
+                f"the 'spinnaker' semantics do not implement {kind} (projection "
                 f"{proj.label!r}); supported: STDP(weight_dependence='additive'). "
-                "Use semantics='exact' for multiplicative STDP"
+                f"Use semantics='exact' for {kind}"
             )
 
 
@@ -239,10 +240,10 @@ class SpinnakerSTDP:
 
     @classmethod
     def lower(cls, rule: CompiledSTDP, dt: float) -> SpinnakerSTDP:
-        if rule.multiplicative:
+        if rule.multiplicative or rule.vogels:
             raise ValueError(
-                "the 'spinnaker' semantics do not implement multiplicative STDP; "
-                "supported: weight_dependence='additive'"
+                "the 'spinnaker' semantics do not implement multiplicative STDP or "
+                "InhibitorySTDP; supported: STDP(weight_dependence='additive')"
             )
         return cls(
             A_plus=rule.A_plus,

@@ -326,6 +326,17 @@ def check_plasticity(net: Network, opts: DRCOptions, report: DRCReport) -> None:
         rule = proj.plasticity
         if rule is None:
             continue
+        if rule.weight_dependence == "vogels":
+            _add(
+                report,
+                "unsupported_plasticity",
+                "error",
+                proj.label,
+                f"projection {proj.label!r}: InhibitorySTDP (Vogels et al. 2011) has no PyNN "
+                "lowering here yet (sPyNNaker's Vogels2011Rule and NEST's vogels_sprekeler_synapse "
+                "are not wired up); simulate it with the numpy, numba or brian2 backend",
+            )
+            continue
         if opts.target == "nest":
             if rule.w_min != 0:
                 _add(
