@@ -5,9 +5,13 @@ used to evaluate them.
 * :mod:`.ei`: the E/I rate reservoir, inhibitory adaptation and the one-step design;
 * :mod:`.esn`: a sparse tanh ESN (ReservoirPy's construction) and linear reference reservoirs;
 * :mod:`.readout`: ridge and recursive-least-squares readouts;
-* :mod:`.tasks`: memory capacity, Mackey-Glass forecasting and NARMA-10, with their generators.
+* :mod:`.tasks`: memory capacity, Mackey-Glass forecasting and NARMA-10, with their generators;
+* :mod:`.crossbar`: the recurrent weights on memristor crossbars (static and per-read);
+* :mod:`.spiking`: the spiking E/I reservoir (AdaptiveLIF, inhibitory STDP of Vogels et al.
+  2011 towards a target rate) as a frontend network, with its readout states.
 """
 
+from snn.models.reservoir.crossbar import CrossbarProgramming, program_reservoir, run_dynamic
 from snn.models.reservoir.ei import (
     RESERVOIR_BACKENDS,
     TARGET_DISTRIBUTIONS,
@@ -30,6 +34,14 @@ from snn.models.reservoir.esn import (
     tanh_esn,
 )
 from snn.models.reservoir.readout import LinearReadout, RLSResult, fit_ridge, fit_rls
+from snn.models.reservoir.spiking import (
+    AdaptedInhibition,
+    SpikingEIParameters,
+    adapt_inhibition,
+    reservoir_states,
+    spiking_ei_reservoir,
+    spiking_parameters,
+)
 from snn.models.reservoir.tasks import (
     MemoryCapacity,
     forecast_nrmse,
@@ -51,6 +63,8 @@ __all__ = [
     "TARGET_DISTRIBUTIONS",
     "WEIGHT_DISTRIBUTIONS",
     "AdaptationResult",
+    "AdaptedInhibition",
+    "CrossbarProgramming",
     "DesignResult",
     "EIParameters",
     "EIReservoir",
@@ -58,6 +72,8 @@ __all__ = [
     "LinearReadout",
     "MemoryCapacity",
     "RLSResult",
+    "SpikingEIParameters",
+    "adapt_inhibition",
     "check_targets",
     "delay_line",
     "ei_parameters",
@@ -73,9 +89,14 @@ __all__ = [
     "narma10_task",
     "nrmse",
     "orthogonal_linear_reservoir",
+    "program_reservoir",
     "readout_nrmse",
+    "reservoir_states",
+    "run_dynamic",
     "scale_to_unit",
     "spectral_radius_of",
+    "spiking_ei_reservoir",
+    "spiking_parameters",
     "tanh_esn",
     "target_rates",
     "uniform_input",

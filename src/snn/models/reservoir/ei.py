@@ -67,13 +67,22 @@ fixed point, not the exact mean rate; adaptation corrects the rest.
 
 Targets: :func:`target_rates` draws uniform (all :math:`\rho_i = \rho`) or heterogeneous
 (:math:`\rho_i \sim \mathrm{Beta}(a, b)`, Beta(2, 2) by default) targets.
+
+**On a crossbar** (:meth:`EIReservoir.on_crossbar`, :mod:`.crossbar`). The signed recurrent
+matrix :math:`A_E - A_I` is programmed once onto memristor crossbars
+(:class:`~snn.hardware.crossbar.substrate.CrossbarSubstrate`) and the returned reservoir runs
+with the effective weights the arrays realise (programming noise, levels, faults, variability,
+drift, IR drop), stored densely because every cell of the array, absent synapses included,
+contributes; ``reservoir.crossbar`` reports the error. :func:`.crossbar.run_dynamic` instead reads
+the arrays at every step (read noise, DAC and ADC). Adaptation and design act on the software
+reservoir before programming; a programmed reservoir refuses them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -81,6 +90,10 @@ from scipy.special import expit
 
 from snn.models.reservoir import _kernels
 from snn.registry import Registry
+
+if TYPE_CHECKING:
+    from snn.hardware.crossbar.substrate import CrossbarSubstrate
+    from snn.models.reservoir.crossbar import CrossbarProgramming
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -379,6 +392,8 @@ class EIReservoir:
     Weights are stored by fixed in-degree: row ``i`` of ``pre_exc`` lists the excitatory units
     presynaptic to unit ``i`` and the same row of ``w_exc`` the magnitudes ``A_E[i, pre]``;
     likewise ``pre_inh`` / ``w_inh`` for ``A_I``. Excitatory units are ``0 .. n_exc - 1``.
+    ``crossbar`` is None for a software reservoir and the programming report for one returned
+    by :meth:`on_crossbar` (whose weights are the effective ones, stored densely).
     """
 
     params: EIParameters
@@ -387,6 +402,7 @@ class EIReservoir:
     pre_inh: IntArray
     w_inh: FloatArray
     w_in: FloatArray
+    crossbar: CrossbarProgramming | None = None
 
     def __post_init__(self) -> None:
         for name in ("pre_exc", "w_exc", "pre_inh", "w_inh", "w_in"):
@@ -422,8 +438,18 @@ class EIReservoir:
         """Each unit's summed inhibitory over summed excitatory weight (its own balance)."""
         return self.w_inh.sum(axis=1) / self.w_exc.sum(axis=1)
 
+    def _check_software(self, owner: str) -> None:
+        """Weights of a programmed reservoir cannot change without reprogramming the arrays."""
+        if self.crossbar is not None:
+            raise ValueError(
+                f"{owner}: this reservoir's weights are programmed on a crossbar and cannot "
+                "change; adapt or design its software source and program the result, e.g. "
+                "reservoir.crossbar.source.adapt(...).reservoir.on_crossbar(substrate, seed)"
+            )
+
     def with_inhibition(self, w_inh: ArrayLike) -> EIReservoir:
         """The same reservoir with inhibitory magnitudes ``w_inh`` (shape of ``self.w_inh``)."""
+        self._check_software("with_inhibition")
         w = np.array(w_inh, dtype=np.float64)
         if w.shape != self.w_inh.shape or not (np.isfinite(w).all() and (w >= 0).all()):
             raise ValueError(
@@ -433,14 +459,32 @@ class EIReservoir:
 
     def step(self, state: EIState, u: ArrayLike) -> EIState:
         """One step of the NumPy reference: ``state`` at t-1 and input u(t) -> state at t."""
-        p = self.params
         r = state.r
-        drive = (self.w_exc * r[self.pre_exc]).sum(axis=1) - (self.w_inh * r[self.pre_inh]).sum(
-            axis=1
+        excitation = (self.w_exc * r[self.pre_exc]).sum(axis=1)
+        inhibition = (self.w_inh * r[self.pre_inh]).sum(axis=1)
+        return self.step_from_drive(state, excitation - inhibition, u)
+
+    def step_from_drive(self, state: EIState, recurrent: ArrayLike, u: ArrayLike) -> EIState:
+        """One step given the recurrent drive ``(A_E - A_I) r(t-1)`` (N,) computed elsewhere
+        (:meth:`step` computes it from the weights, :func:`.crossbar.run_dynamic` reads it from
+        crossbars)."""
+        p = self.params
+        drive = np.asarray(recurrent, dtype=np.float64) + self.w_in @ np.atleast_1d(
+            np.asarray(u, dtype=np.float64)
         )
-        drive = drive + self.w_in @ np.atleast_1d(np.asarray(u, dtype=np.float64))
         v = (1.0 - p.leak_rate) * state.v + p.leak_rate * drive
         return EIState(v, expit(self.gain * (v - self.threshold)))
+
+    def on_crossbar(self, substrate: CrossbarSubstrate, seed: int = 0) -> EIReservoir:
+        """This reservoir with its recurrent weights programmed once onto ``substrate``.
+
+        The returned reservoir runs with the effective weights the arrays realise and carries
+        the report in ``crossbar``; ``seed`` seeds the programming. See
+        :func:`snn.models.reservoir.crossbar.program_reservoir`.
+        """
+        from snn.models.reservoir.crossbar import program_reservoir  # imports the hardware
+
+        return program_reservoir(self, substrate, seed)
 
     def run(
         self, inputs: ArrayLike, state: EIState | None = None, backend: str = "numba"
@@ -470,6 +514,7 @@ class EIReservoir:
         their time average: with a constant delta the final weights are a noisy snapshot).
         Returns a new reservoir (this one is unchanged).
         """
+        self._check_software("EIReservoir.adapt")
         u = _as_inputs(inputs, self.params.n_inputs, "EIReservoir.adapt")
         rho = check_targets(targets, self.n, "EIReservoir.adapt")
         lr = np.asarray(learning_rate, dtype=np.float64)
@@ -521,6 +566,7 @@ class EIReservoir:
         ``input_mean`` is the constant input :math:`\\bar u` assumed for the fixed point (the
         mean of the driving series). See the module docstring for the equation.
         """
+        self._check_software("EIReservoir.design")
         rho = check_targets(targets, self.n, "EIReservoir.design")
         u_bar = np.broadcast_to(np.asarray(input_mean, dtype=np.float64), (self.params.n_inputs,))
         if not np.isfinite(u_bar).all():
