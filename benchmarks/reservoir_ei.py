@@ -28,7 +28,11 @@ scores compare reservoirs, not readouts. Times are medians over ``--repeats`` of
 * ``MG run+fit``: drive 10k steps, fit one ridge readout (one-step forecast), predict the test part.
 
 Building the reservoirs (and, for ours, the adaptation run) is not in these times; it is printed
-separately. Run by hand, e.g.::
+separately.
+
+Part 3, **spiking reservoir** (:mod:`snn.models.reservoir.spiking`, N = 400, 1500 input bins of
+20 ms): rates and memory capacity for each balance, static and after Vogels iSTDP adaptation
+(30 s with input, then frozen weights). Run by hand, e.g.::
 
     python benchmarks/reservoir_ei.py                 # about 7 minutes on 2 busy cores
     python benchmarks/reservoir_ei.py --quick         # small sizes, a smoke test
@@ -353,6 +357,41 @@ def compare(n: int, steps: int, repeats: int) -> None:
         print(f"  {label}: MC {mc:.1f}")
 
 
+def spiking_sweep(n: int, bins: int, seeds: int) -> None:
+    """Part 3: the spiking reservoir (snn.models.reservoir.spiking) across balances, static and
+    after iSTDP adaptation (``bins`` input bins of adaptation, then frozen weights)."""
+    import dataclasses
+
+    from snn.models.reservoir.spiking import (
+        adapt_inhibition,
+        filtered_states,
+        population_rates,
+        spiking_ei_reservoir,
+        spiking_parameters,
+    )
+
+    print(f"\nspiking reservoir, N = {n}, {bins} bins of 20 ms, {seeds} seeds (medians)")
+    print(f"{'balance':>7} {'condition':>9} {'E Hz':>6} {'I Hz':>6} {'MC':>6}")
+    for balance in (0.5, 1.0, 2.0, 3.0):
+        for condition in ("static", "iSTDP"):
+            rows = []
+            for seed in range(seeds):
+                p = spiking_parameters(n=n, balance=balance, plastic=False)
+                weights = None
+                if condition == "iSTDP":
+                    adapt_u = np.random.default_rng(100 + seed).random(bins)
+                    plastic = dataclasses.replace(p, plastic=True)
+                    weights = adapt_inhibition(plastic, adapt_u, seed=seed).weights
+                u = np.random.default_rng(seed).random(bins)
+                net = spiking_ei_reservoir(p, u, seed=seed, inhibitory_weights=weights)
+                rec = net.run(bins * p.bin, backend="numba")
+                rates = population_rates(rec, 1.0, bins * p.bin)
+                mc = memory_capacity(filtered_states(rec, p, bins), u, max_delay=40, washout=100)
+                rows.append((rates["exc"].mean(), rates["inh"].mean(), mc.total))
+            e, i, m = np.median(np.array(rows), axis=0)
+            print(f"{balance:7.1f} {condition:>9} {e:6.2f} {i:6.2f} {m:6.2f}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=500, help="units in the balance sweep")
@@ -363,6 +402,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test")
     parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--skip-spiking", action="store_true")
+    parser.add_argument("--skip-compare", action="store_true")
     args = parser.parse_args()
     if args.quick:
         args.n, args.steps, args.seeds = 100, 2000, 1
@@ -371,7 +412,10 @@ def main() -> None:
     if not args.skip_sweep:
         print(f"\nbalance sweep, N = {args.n}, {args.steps} steps, {args.seeds} seeds")
         print_sweep(sweep(args.n, args.steps, args.seeds), args.n, args.seeds)
-    compare(args.n_compare, args.steps_compare, args.repeats)
+    if not args.skip_spiking:
+        spiking_sweep(400 if not args.quick else 100, 1500 if not args.quick else 300, args.seeds)
+    if not args.skip_compare:
+        compare(args.n_compare, args.steps_compare, args.repeats)
 
 
 if __name__ == "__main__":
