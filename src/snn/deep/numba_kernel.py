@@ -7,6 +7,13 @@ weighted by the shared kernel, which stays in cache: the synaptic work is propor
 activity, which is what sparse event-camera input and sparse spiking layers save. The order of
 additions per target (synapses in (pre, post) order, one projection at a time, then projections
 in declaration order) is the reference's, so spikes and membrane potentials agree exactly.
+
+While it runs, the kernel also counts what the workload metrics (:func:`snn.metrics.measure`)
+need, so that they do not rescan the dense rasters: per layer its spikes; per projection and
+arrival step the synaptic operations (synapses of non-zero weight) driven by inputs of
+``|y| = 1`` and by other non-zero inputs, and the number of those other inputs; per projection
+its crossbar reads (see :class:`snn.deep.reference.DeepActivity`). A pre neuron's operations come
+from a per-tap table of non-zero weights, so counting adds one addition per tap walked.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from numpy.typing import NDArray
 
 from snn.connectors import Conv2d, Dense, Pool2d
 from snn.deep.graph import DeepGraph
-from snn.deep.reference import DeepResult, _check_steps
+from snn.deep.reference import DeepActivity, DeepResult, _check_steps
 from snn.network import Projection
 
 #: projection kinds of the kernel: convolution, depthwise sum pooling, dense
@@ -43,13 +50,19 @@ class _Lowered:
     proj_kernel_offset: NDArray[np.int64]  # where the projection's shared weights start
     #: shared weights, concatenated: conv (C_in, K, K, C_out), pool (1,), dense (n_pre, n_post)
     kernels: NDArray[np.float64]
+    proj_nonzero_offset: NDArray[np.int64]  # where the projection's non-zero counts start
+    #: non-zero weights per tap, concatenated: conv (C_in, K, K) over C_out, pool (1,) its one
+    #: weight, dense (n_pre,) over n_post: an input's synaptic operations, tap by tap
+    tap_nonzero: NDArray[np.int64]
     beta: NDArray[np.float64]  # per neuron of the global vector (input neurons unused)
     v_thresh: NDArray[np.float64]
     v_bias: NDArray[np.float64]
 
 
-def _geometry(proj: Projection) -> tuple[list[int], NDArray[np.float64]]:
-    """Kind, shape numbers and the shared weights in the kernel's loop order."""
+def _geometry(proj: Projection) -> tuple[list[int], NDArray[np.float64], NDArray[np.int64]]:
+    """Kind, shape numbers, the shared weights in the kernel's loop order and the non-zero
+    weights per tap (the weights one tap of one input reads: all output channels of a
+    convolution tap, the pooling weight, a dense row)."""
     c = proj.connector
     kernel = proj.kernel()
     pre_shape, post_shape = proj.pre.parent.shape, proj.post.parent.shape
@@ -58,14 +71,17 @@ def _geometry(proj: Projection) -> tuple[list[int], NDArray[np.float64]]:
         c_out, h_out, w_out = post_shape
         if isinstance(c, Conv2d):
             geo = [_CONV, c_in, h, w, c_out, h_out, w_out, c.kernel_size, c.stride, c.padding]
-            return geo, np.ascontiguousarray(kernel.transpose(1, 2, 3, 0)).ravel()
-        geo = [_POOL, c_in, h, w, c_out, h_out, w_out, c.kernel_size, c.step, 0]
-        return geo, kernel.ravel().copy()
-    if isinstance(c, Dense):
+            taps = np.ascontiguousarray(kernel.transpose(1, 2, 3, 0)).reshape(-1, c_out)
+        else:
+            geo = [_POOL, c_in, h, w, c_out, h_out, w_out, c.kernel_size, c.step, 0]
+            taps = kernel.reshape(1, 1)
+    elif isinstance(c, Dense):
         n_pre, n_post = proj.pre.parent.size, proj.post.parent.size
         geo = [_DENSE, n_pre, 1, 1, n_post, 1, 1, 1, 1, 0]
-        return geo, np.ascontiguousarray(kernel.T).ravel()
-    raise ValueError(f"projection {proj.label!r}: no event-driven kernel for {c.name}")
+        taps = np.ascontiguousarray(kernel.T)
+    else:
+        raise ValueError(f"projection {proj.label!r}: no event-driven kernel for {c.name}")
+    return geo, taps.ravel(), np.count_nonzero(taps, axis=1).astype(np.int64)
 
 
 def lower(graph: DeepGraph) -> _Lowered:
@@ -80,18 +96,22 @@ def lower(graph: DeepGraph) -> _Lowered:
     bias = np.zeros(total)
     proj_ptr = [0]
     proj_pre, geometry, kernel_offset, kernels = [], [], [], []
-    n_weights = 0
+    nonzero_offset, tap_nonzero = [], []
+    n_weights = n_taps = 0
     for layer in graph.layers:
         q = layer.population.index
         sl = slice(offsets[q], offsets[q] + sizes[q])
         beta[sl], thresh[sl], bias[sl] = layer.beta, layer.v_thresh, layer.v_bias
         for proj in layer.incoming:
-            geo, kernel = _geometry(proj)
+            geo, kernel, nonzero = _geometry(proj)
             proj_pre.append(proj.pre.parent.index)
             geometry.append(geo)
             kernel_offset.append(n_weights)
             kernels.append(kernel)
             n_weights += kernel.size
+            nonzero_offset.append(n_taps)
+            tap_nonzero.append(nonzero)
+            n_taps += nonzero.size
         proj_ptr.append(len(proj_pre))
     return _Lowered(
         pop_offset=offsets,
@@ -116,6 +136,8 @@ def lower(graph: DeepGraph) -> _Lowered:
         proj_geometry=np.array(geometry, dtype=np.int64).reshape(-1, 10),
         proj_kernel_offset=np.array(kernel_offset, dtype=np.int64),
         kernels=np.concatenate(kernels) if kernels else np.zeros(0),
+        proj_nonzero_offset=np.array(nonzero_offset, dtype=np.int64),
+        tap_nonzero=(np.concatenate(tap_nonzero) if tap_nonzero else np.zeros(0, dtype=np.int64)),
         beta=beta,
         v_thresh=thresh,
         v_bias=bias,
@@ -130,61 +152,87 @@ def _scatter(
     geo: NDArray[np.int64],
     kernels: NDArray[np.float64],
     k_off: int,
+    tap_nonzero: NDArray[np.int64],
+    nz_off: int,
     part: NDArray[np.float64],
     channels_last: bool,
-) -> int:
-    """Add the weighted outputs of the active pre neurons (in increasing order) to ``part``;
-    return the number of synapses used. Each target receives at most one term per pre neuron,
-    so every target's sum runs over its pre neurons in increasing order, as the reference's."""
+    read_stamp: NDArray[np.int64],
+    stamp: int,
+) -> tuple[int, int, int, int, int]:
+    """Add the weighted outputs of the active pre neurons (in increasing order) to ``part``.
+    Each target receives at most one term per pre neuron, so every target's sum runs over its
+    pre neurons in increasing order, as the reference's.
+
+    Returns the synapses used, their synapses of non-zero weight driven by inputs of
+    ``|y| = 1`` and by other inputs, the number of those other inputs, and the crossbar reads:
+    the output positions reached (convolution; ``read_stamp[position] == stamp`` marks the
+    positions already read in this call), else 1 if any input is active.
+    """
     kind = geo[0]
     h, w = geo[2], geo[3]
     c_out, h_out, w_out = geo[4], geo[5], geo[6]
     k, stride, pad = geo[7], geo[8], geo[9]
-    count = 0
+    count = binary_ops = graded_ops = graded_inputs = active = reads = 0
     for j in range(n_pre):
         y = prev[pre_off + j]
         if y == 0.0:
             continue
+        active += 1
+        ops = 0
         if kind == 2:  # dense: kernel stored (n_pre, n_post)
             base = k_off + j * c_out
             for i in range(c_out):
                 part[i] += kernels[base + i] * y
             count += c_out
-            continue
-        c = j // (h * w)
-        rem = j - c * h * w
-        iy = rem // w
-        ix = rem - iy * w
-        for ky in range(k):
-            ty = iy + pad - ky
-            if ty < 0 or ty % stride != 0:
-                continue
-            oy = ty // stride
-            if oy >= h_out:
-                continue
-            for kx in range(k):
-                tx = ix + pad - kx
-                if tx < 0 or tx % stride != 0:
+            ops = tap_nonzero[nz_off + j]
+        else:
+            c = j // (h * w)
+            rem = j - c * h * w
+            iy = rem // w
+            ix = rem - iy * w
+            for ky in range(k):
+                ty = iy + pad - ky
+                if ty < 0 or ty % stride != 0:
                     continue
-                ox = tx // stride
-                if ox >= w_out:
+                oy = ty // stride
+                if oy >= h_out:
                     continue
-                if kind == 1:  # depthwise pooling, one shared weight
-                    part[(c * h_out + oy) * w_out + ox] += kernels[k_off] * y
-                    count += 1
-                    continue
-                base = k_off + ((c * k + ky) * k + kx) * c_out
-                target = oy * w_out + ox
-                if channels_last:  # contiguous over output channels: vectorises
-                    first = target * c_out
-                    for co in range(c_out):
-                        part[first + co] += kernels[base + co] * y
-                else:
-                    plane = h_out * w_out
-                    for co in range(c_out):
-                        part[co * plane + target] += kernels[base + co] * y
-                count += c_out
-    return count
+                for kx in range(k):
+                    tx = ix + pad - kx
+                    if tx < 0 or tx % stride != 0:
+                        continue
+                    ox = tx // stride
+                    if ox >= w_out:
+                        continue
+                    if kind == 1:  # depthwise pooling, one shared weight
+                        part[(c * h_out + oy) * w_out + ox] += kernels[k_off] * y
+                        count += 1
+                        ops += tap_nonzero[nz_off]
+                        continue
+                    tap = (c * k + ky) * k + kx
+                    base = k_off + tap * c_out
+                    target = oy * w_out + ox
+                    if channels_last:  # contiguous over output channels: vectorises
+                        first = target * c_out
+                        for co in range(c_out):
+                            part[first + co] += kernels[base + co] * y
+                    else:
+                        plane = h_out * w_out
+                        for co in range(c_out):
+                            part[co * plane + target] += kernels[base + co] * y
+                    count += c_out
+                    ops += tap_nonzero[nz_off + tap]
+                    if read_stamp[target] != stamp:
+                        read_stamp[target] = stamp
+                        reads += 1
+        if y == 1.0 or y == -1.0:
+            binary_ops += ops
+        else:
+            graded_ops += ops
+            graded_inputs += 1
+    if kind != 0 and active > 0:
+        reads = 1
+    return count, binary_ops, graded_ops, graded_inputs, reads
 
 
 @numba.njit(cache=True, nogil=True)
@@ -204,6 +252,8 @@ def _run_kernel(
     proj_geometry: NDArray[np.int64],
     proj_kernel_offset: NDArray[np.int64],
     kernels: NDArray[np.float64],
+    proj_nonzero_offset: NDArray[np.int64],
+    tap_nonzero: NDArray[np.int64],
     beta: NDArray[np.float64],
     v_thresh: NDArray[np.float64],
     v_bias: NDArray[np.float64],
@@ -212,7 +262,15 @@ def _run_kernel(
     readout_v: NDArray[np.float64],
     events: NDArray[np.int64],
     changes: NDArray[np.int64],
+    spike_counts: NDArray[np.int64],
+    binary_ops: NDArray[np.int64],
+    graded_ops: NDArray[np.int64],
+    graded_inputs: NDArray[np.int64],
+    reads: NDArray[np.int64],
 ) -> None:
+    """Run ``n_steps`` steps; fills the rasters and the counters (by layer: ``changes``,
+    ``spike_counts``; by projection: ``events``, ``reads``; by arrival step and projection:
+    ``binary_ops``, ``graded_ops``, ``graded_inputs``)."""
     total = pop_offset[-1] + pop_size[-1]
     prev = np.zeros(total)
     cur = np.zeros(total)
@@ -222,6 +280,8 @@ def _run_kernel(
         max_size = max(max_size, pop_size[q])
     drive = np.zeros(max_size)
     part = np.zeros(max_size)
+    read_stamp = np.zeros(max_size, dtype=np.int64)  # stamp of a (step, projection)'s reads
+    n_proj = proj_pre.size
     in_off = pop_offset[input_pop]
     n_in = pop_size[input_pop]
     n_frames = frames.shape[0]
@@ -243,16 +303,25 @@ def _run_kernel(
                     for i in range(n):
                         part[i] = 0.0
                 pre = proj_pre[pj]
-                events[pj] += _scatter(
+                used, binary, graded, graded_in, read = _scatter(
                     prev,
                     pop_offset[pre],
                     pop_size[pre],
                     proj_geometry[pj],
                     kernels,
                     proj_kernel_offset[pj],
+                    tap_nonzero,
+                    proj_nonzero_offset[pj],
                     target,
                     layer_channels_last[li],
+                    read_stamp,
+                    m * n_proj + pj + 1,
                 )
+                events[pj] += used
+                binary_ops[m, pj] = binary
+                graded_ops[m, pj] = graded
+                graded_inputs[m, pj] = graded_in
+                reads[pj] += read
                 if not single:
                     for i in range(n):
                         drive[i] = drive[i] + part[i]
@@ -272,6 +341,7 @@ def _run_kernel(
                         vk = vk - v_thresh[k] if subtract else 0.0
                         cur[k] = 1.0
                         spikes_out[m, k] = True
+                        spike_counts[li] += 1
                     else:
                         cur[k] = 0.0
                     if m == 0 or vk != v[k]:
@@ -296,8 +366,14 @@ def run_numba(
     total = int(low.pop_offset[-1] + low.pop_size[-1])
     spikes = np.zeros((steps, total), dtype=np.bool_)
     readout_v = np.zeros((steps, graph.readout.size))
-    events = np.zeros(low.proj_pre.size, dtype=np.int64)
-    changes = np.zeros(low.layer_pop.size, dtype=np.int64)
+    n_proj, n_layers = low.proj_pre.size, low.layer_pop.size
+    events = np.zeros(n_proj, dtype=np.int64)
+    changes = np.zeros(n_layers, dtype=np.int64)
+    spike_counts = np.zeros(n_layers, dtype=np.int64)
+    binary_ops = np.zeros((steps, n_proj), dtype=np.int64)
+    graded_ops = np.zeros((steps, n_proj), dtype=np.int64)
+    graded_inputs = np.zeros((steps, n_proj), dtype=np.int64)
+    reads = np.zeros(n_proj, dtype=np.int64)
     _run_kernel(
         x,
         steps,
@@ -314,6 +390,8 @@ def run_numba(
         low.proj_geometry,
         low.proj_kernel_offset,
         low.kernels,
+        low.proj_nonzero_offset,
+        low.tap_nonzero,
         low.beta,
         low.v_thresh,
         low.v_bias,
@@ -322,6 +400,11 @@ def run_numba(
         readout_v,
         events,
         changes,
+        spike_counts,
+        binary_ops,
+        graded_ops,
+        graded_inputs,
+        reads,
     )
     out = {}
     for layer in graph.layers:
@@ -329,6 +412,20 @@ def run_numba(
             off = int(low.pop_offset[layer.population.index])
             out[layer.label] = spikes[:, off : off + layer.size].reshape((steps, *layer.shape))
     labels = [proj.label for layer in graph.layers for proj in layer.incoming]
+    run_frames = x.copy()  # x may be the caller's array, which may change after the run
+    run_frames.setflags(write=False)
+    activity = DeepActivity(
+        frames=run_frames,
+        spikes={
+            layer.label: int(n)
+            for layer, n in zip(graph.layers, spike_counts, strict=True)
+            if layer.spiking
+        },
+        binary_ops={label: binary_ops[:, j] for j, label in enumerate(labels)},
+        graded_ops={label: graded_ops[:, j] for j, label in enumerate(labels)},
+        graded_inputs={label: graded_inputs[:, j] for j, label in enumerate(labels)},
+        crossbar_reads={label: int(n) for label, n in zip(labels, reads, strict=True)},
+    )
     return DeepResult(
         spikes=out,
         readout_v=readout_v,
@@ -338,4 +435,5 @@ def run_numba(
         membrane_changes={
             layer.label: int(n) for layer, n in zip(graph.layers, changes, strict=True)
         },
+        activity=activity,
     )

@@ -17,6 +17,29 @@ from snn.recording import Recording, SpikeTrains, Trace
 
 
 @dataclass(frozen=True)
+class DeepActivity:
+    """What an event-driven executor counted during a run, for the workload metrics
+    (:func:`snn.metrics.measure` uses it instead of rescanning the rasters).
+
+    ``frames``: the run's input, shape ``(T, n_input)`` (read-only); ``spikes[label]``: spikes
+    of a spiking layer. Per projection, by label, indexed by arrival step (the step at which
+    the pre population's output of the previous step is delivered, ``(n_steps,)``):
+    ``binary_ops`` and ``graded_ops`` count the synaptic operations (synapses of non-zero
+    weight) driven by inputs with ``|y| = 1`` and by other non-zero inputs, ``graded_inputs``
+    the number of those other inputs. ``crossbar_reads[label]``: the projection's crossbar
+    reads (:mod:`snn.metrics.core`: one per (arrival step, output position) with any input for
+    a convolution, one per arrival step with any input otherwise).
+    """
+
+    frames: NDArray[np.float64]
+    spikes: dict[str, int]
+    binary_ops: dict[str, NDArray[np.int64]]
+    graded_ops: dict[str, NDArray[np.int64]]
+    graded_inputs: dict[str, NDArray[np.int64]]
+    crossbar_reads: dict[str, int]
+
+
+@dataclass(frozen=True)
 class DeepResult:
     """One sample's run: per-layer spikes, the readout trace and the prediction.
 
@@ -34,6 +57,8 @@ class DeepResult:
     #: per layer, NeuroBench's membrane updates: every neuron at the first step, then the
     #: neurons whose potential after the step differs from before it
     membrane_changes: dict[str, int] = field(default_factory=dict)
+    #: the workload counts of an event-driven executor (the Numba kernel); None: not counted
+    activity: DeepActivity | None = None
 
     @property
     def logits(self) -> NDArray[np.float64]:

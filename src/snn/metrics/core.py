@@ -86,7 +86,7 @@ import math
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -97,7 +97,7 @@ from snn.neurons import DeltaLIF, FrameInput, LeakyIntegrator
 from snn.recording import Recording
 
 if TYPE_CHECKING:
-    from snn.deep.reference import DeepResult
+    from snn.deep.reference import DeepActivity, DeepResult
 
 Convention = Literal["snn", "neurobench"]
 Delivery = Literal["delayed", "same_step"]
@@ -524,7 +524,10 @@ def _raster(
     frames: ArrayLike | None,
     dt: float | None,
     n_steps: int | None,
+    layers: bool = True,
 ) -> _Raster:
+    """The events of every population the source and the frames cover; ``layers=False``: of
+    the input frames only (the run's own counts stand for its layers' spikes)."""
     from snn.deep.reference import DeepResult
 
     arrays: Mapping[str, ArrayLike] | None = None
@@ -591,6 +594,8 @@ def _raster(
             if not np.isfinite(vals).all():
                 raise ValueError("input frames contain NaN or inf")
             events[pop.index] = _Events(t.astype(np.int64), i.astype(np.int64), vals)
+            continue
+        if not layers:
             continue
         if arrays is not None:
             if pop.label in arrays:
@@ -736,29 +741,48 @@ def _vmm_reads(
     return float(np.count_nonzero(np.bincount(steps)))
 
 
-def _projection_metrics(
-    proj: Projection,
-    ev: _Events | None,
-    n_steps: int,
-    convention: str,
-    delivery: str,
-) -> ProjectionMetrics:
-    counted = _counted(proj, convention)
+class _Work(NamedTuple):
+    """A projection's workload in one sample."""
+
+    synaptic_events: float
+    acs: float
+    macs: float
+    vmm_reads: float
+
+
+def _projection_metrics(proj: Projection, work: _Work | None, n_steps: int) -> ProjectionMetrics:
+    """A projection's metrics from its workload; ``None``: left out by the convention (zeros)."""
     st = _structure(proj)
     base = {
         "label": proj.label,
         "pre": proj.pre.label,
         "post": proj.post.label,
         "connector": proj.connector.name,
-        "counted": counted,
+        "counted": work is not None,
         "synapses": proj.size,
         "nonzero_synapses": st.nonzero_synapses,
         "weights": st.weights,
         "zero_weights": st.zero_weights,
     }
-    if not counted or ev is None:
+    if work is None:
         zero = {k: 0.0 for k in ("synaptic_events", "acs", "macs", "dense", "vmm_reads")}
         return ProjectionMetrics(**base, **zero, active_rows=0.0)  # type: ignore[arg-type]
+    return ProjectionMetrics(
+        **base,  # type: ignore[arg-type]
+        synaptic_events=work.synaptic_events,
+        acs=work.acs,
+        macs=work.macs,
+        dense=float(proj.size) * n_steps,
+        vmm_reads=work.vmm_reads,
+        active_rows=_active_rows(proj, work.synaptic_events),
+    )
+
+
+def _raster_work(
+    proj: Projection, ev: _Events, n_steps: int, convention: str, delivery: str
+) -> _Work:
+    """A projection's workload from the events of its pre population."""
+    st = _structure(proj)
     events = acs = macs = 0.0
     arrival_all: list[NDArray[np.int64]] = []
     ids_all: list[NDArray[np.int64]] = []
@@ -783,16 +807,22 @@ def _projection_metrics(
         arrival_all.append(arr)
         ids_all.append(ids)
     vmm = _vmm_reads(proj, st, np.concatenate(arrival_all), np.concatenate(ids_all), n_steps)
-    rows = _active_rows(proj, events)
-    return ProjectionMetrics(
-        **base,  # type: ignore[arg-type]
-        synaptic_events=events,
-        acs=acs,
-        macs=macs,
-        dense=float(proj.size) * n_steps,
-        vmm_reads=vmm,
-        active_rows=rows,
-    )
+    return _Work(events, acs, macs, vmm)
+
+
+def _activity_work(label: str, activity: DeepActivity, events: int, convention: str) -> _Work:
+    """A projection's workload from the counts the deep kernel made during the run (equal to
+    :func:`_raster_work` of the run's raster with delayed delivery)."""
+    binary = activity.binary_ops[label]
+    graded = activity.graded_ops[label]
+    if convention == "neurobench":
+        # NeuroBench: a layer's whole input at one step is MACs if any element is non-binary
+        mac_steps = activity.graded_inputs[label] > 0
+        acs = int(binary[~mac_steps].sum())
+        macs = int(binary[mac_steps].sum()) + int(graded.sum())
+    else:
+        acs, macs = int(binary.sum()), int(graded.sum())
+    return _Work(float(events), float(acs), float(macs), float(activity.crossbar_reads[label]))
 
 
 def _active_rows(proj: Projection, events: float) -> float:
@@ -933,30 +963,39 @@ def measure(
     ``frames`` (T, *input.shape): a deep network's input; without it the input projections use
     the ``synaptic_events`` of a DeepResult/Recording as MACs when available, else raise.
     ``membrane``: reconstruct potentials for ``effective_membrane_updates`` (deep networks).
+    A Numba run's counts (:attr:`DeepResult.activity <snn.deep.reference.DeepResult>`, made by
+    its kernel) stand for its rasters when measured with its frames and delayed delivery: the
+    same values, without scanning the rasters.
     Raises ``ValueError`` for a raster without a needed layer, mismatched time bins, or a
     network/raster mismatch.
     """
     _check_convention(convention, delivery)
-    raster = _raster(net, source, frames, dt, n_steps)
-    fallback_events = _metadata_events(source)
+    activity = _run_activity(net, source, frames, delivery, membrane)
+    raster = _raster(net, source, frames, dt, n_steps, layers=activity is None)
+    run_events = _metadata_events(source)
     notes: list[str] = []
     projections: dict[str, ProjectionMetrics] = {}
     for proj in net.projections:
         pre = proj.pre.parent
         ev = raster.events.get(pre.index)
-        if ev is None and _counted(proj, convention):
-            if isinstance(pre.model, FrameInput) and proj.label in fallback_events:
-                count = float(fallback_events[proj.label])
-                notes.append(
-                    f"{proj.label}: no input frames; its {count:g} synaptic events are counted "
-                    "as MACs (zero weights included), crossbar reads unknown"
-                )
-                projections[proj.label] = _from_event_count(proj, count, raster.n_steps)
-                continue
+        work: _Work | None
+        if not _counted(proj, convention):
+            work = None
+        elif activity is not None:
+            work = _activity_work(proj.label, activity, run_events[proj.label], convention)
+        elif ev is not None:
+            work = _raster_work(proj, ev, raster.n_steps, convention, delivery)
+        elif isinstance(pre.model, FrameInput) and proj.label in run_events:
+            count = float(run_events[proj.label])
+            notes.append(
+                f"{proj.label}: no input frames; its {count:g} synaptic events are counted "
+                "as MACs (zero weights included), crossbar reads unknown"
+            )
+            projections[proj.label] = _from_event_count(proj, count, raster.n_steps)
+            continue
+        else:
             raise _missing(net, pre, f"projection {proj.label!r}")
-        projections[proj.label] = _projection_metrics(
-            proj, ev, raster.n_steps, convention, delivery
-        )
+        projections[proj.label] = _projection_metrics(proj, work, raster.n_steps)
     effective: dict[int, float | None] = {}
     if membrane:
         counted = getattr(source, "membrane_changes", None)
@@ -971,9 +1010,12 @@ def measure(
         ev = raster.events.get(pop.index)
         source_pop = bool(pop.model.is_source)
         spiking = _is_spiking(pop)
-        if spiking and not source_pop and ev is None:
+        if activity is not None and pop.label in activity.spikes:
+            spikes = float(activity.spikes[pop.label])
+        elif spiking and not source_pop and ev is None:
             raise _missing(net, pop, "layer metrics")
-        spikes = float(ev.steps.size) if (ev is not None and spiking) else 0.0
+        else:
+            spikes = float(ev.steps.size) if (ev is not None and spiking) else 0.0
         cells = pop.size * raster.n_steps
         incoming = [projections[p.label] for p in net.projections if p.post.parent is pop]
         layers[pop.label] = LayerMetrics(
@@ -1006,6 +1048,46 @@ def measure(
         input_event_rate=input_rate,
         notes=tuple(notes),
     )
+
+
+def _run_activity(
+    net: Network,
+    source: object,
+    frames: ArrayLike | None,
+    delivery: str,
+    membrane: bool,
+) -> DeepActivity | None:
+    """The counts a deep run made (:class:`~snn.deep.reference.DeepActivity`) where they give
+    exactly the metrics of its raster, else None (the raster is scanned): a run measured with
+    the delayed delivery it simulated, the frames it ran on, every layer and projection of
+    ``net`` counted, and its membrane changes when ``membrane``. ``net`` must be the network
+    that ran, as for the raster (whose sizes are checked)."""
+    from snn.deep.reference import DeepResult
+
+    if not isinstance(source, DeepResult) or source.activity is None or frames is None:
+        return None
+    if delivery != "delayed" or (membrane and not source.membrane_changes):
+        return None
+    activity = source.activity
+    x = np.asarray(frames)
+    run_frames = activity.frames
+    if x.ndim < 2 or x.shape[0] != run_frames.shape[0] or x.size != run_frames.size:
+        return None
+    if not np.array_equal(x.reshape(run_frames.shape), run_frames):
+        return None
+    for pop in net.populations:
+        if _is_spiking(pop) and not pop.model.is_source:
+            raster = source.spikes.get(pop.label)
+            if (
+                pop.label not in activity.spikes
+                or raster is None
+                or raster.size != pop.size * source.n_steps
+            ):
+                return None
+    for proj in net.projections:
+        if proj.label not in activity.crossbar_reads or proj.label not in source.synaptic_events:
+            return None
+    return activity
 
 
 def _metadata_events(source: object) -> dict[str, int]:
