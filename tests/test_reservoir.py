@@ -374,3 +374,37 @@ def test_unknown_names_list_the_valid_choices() -> None:
 def test_out_of_range_parameters(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         ei_parameters(**{field: value})
+
+
+# ---------------------------------------------------------------------------------------------
+# closed-loop (generative) forecasting
+
+
+def test_closed_loop_forecast_continues_a_sine_exactly() -> None:
+    """A sine wave (period 25 steps) is a linear recurrence: teacher-forced reservoirs continue it
+    autonomously for 500 steps to ~1e-7 (ESN) and ~1e-6 (E/I) NRMSE against the analytic sine."""
+    from snn.models.reservoir import closed_loop_forecast, ei_reservoir, tanh_esn
+
+    s = 0.8 * np.sin(2 * np.pi * np.arange(2600) / 25.0)
+    for reservoir in (tanh_esn(200, 0.9, input_scaling=0.5, seed=1), ei_reservoir(n=500, seed=0)):
+        out = closed_loop_forecast(reservoir, s, 2000, 500, ridge=1e-10)
+        assert out.valid_steps == 500 and out.nrmse < 1e-4, (type(reservoir), out.nrmse)
+        np.testing.assert_array_equal(out.target, s[2000:2500])
+
+
+def test_closed_loop_forecast_of_mackey_glass_and_bad_input() -> None:
+    """Mackey-Glass is chaotic: the autonomous run stays valid for a while, then diverges
+    (E/I reservoir, N = 500: 32 valid steps measured)."""
+    from snn.models.reservoir import closed_loop_forecast, ei_reservoir, mackey_glass, scale_to_unit
+
+    series = scale_to_unit(mackey_glass(3400, seed=0))
+    out = closed_loop_forecast(ei_reservoir(n=500, seed=0), series, 3000, 300)
+    assert 10 <= out.valid_steps < 300
+    assert out.prediction.shape == (300,) and np.isfinite(out.prediction[: out.valid_steps]).all()
+    res = ei_reservoir(n=50, seed=0)
+    with pytest.raises(ValueError, match=r"n_train \+ horizon <= 100"):
+        closed_loop_forecast(res, series[:100], 90, 20)
+    with pytest.raises(ValueError, match="series must be finite"):
+        closed_loop_forecast(res, np.r_[series[:99], np.nan], 50, 20)
+    with pytest.raises(ValueError, match="tolerance must be > 0"):
+        closed_loop_forecast(res, series, 300, 20, tolerance=0.0)

@@ -43,7 +43,9 @@ from snn.models.reservoir.spiking import (
     spiking_parameters,
 )
 from snn.models.reservoir.tasks import (
+    ClosedLoopForecast,
     MemoryCapacity,
+    closed_loop_forecast,
     forecast_nrmse,
     mackey_glass,
     mackey_glass_task,
@@ -64,6 +66,7 @@ __all__ = [
     "WEIGHT_DISTRIBUTIONS",
     "AdaptationResult",
     "AdaptedInhibition",
+    "ClosedLoopForecast",
     "CrossbarProgramming",
     "DesignResult",
     "EIParameters",
@@ -75,6 +78,7 @@ __all__ = [
     "SpikingEIParameters",
     "adapt_inhibition",
     "check_targets",
+    "closed_loop_forecast",
     "delay_line",
     "ei_parameters",
     "ei_reservoir",

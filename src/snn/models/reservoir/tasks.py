@@ -7,6 +7,9 @@ r"""Benchmark tasks for reservoirs: seeded data generators and the scores comput
 * **Mackey-Glass** (:math:`\tau = 17`) forecasting: from the state driven by the series up to
   :math:`t`, predict :math:`x(t + H)`; one-step (``H = 1``) and direct multi-step (larger ``H``)
   NRMSE (:func:`forecast_nrmse`). Generator: :func:`mackey_glass`.
+* **Closed-loop (generative) forecasting**: a one-step readout trained with teacher forcing,
+  then fed its own predictions as input for ``horizon`` steps (:func:`closed_loop_forecast`);
+  scored by the NRMSE over the horizon and the number of valid steps.
 * **NARMA-10** (Atiya and Parlos 2000): :func:`narma10`, scored by :func:`readout_nrmse`.
 
 NRMSE is :math:`\sqrt{\langle (\hat y - y)^2 \rangle} / \operatorname{std}(y)` on held-out data.
@@ -40,6 +43,12 @@ class Reservoir(Protocol):
     """Anything with ``run(inputs) -> (states (T, N), final state)``."""
 
     def run(self, inputs: ArrayLike) -> tuple[FloatArray, Any]: ...
+
+
+class ContinuableReservoir(Protocol):
+    """A reservoir whose ``run`` continues from a given state (as the E/I reservoir and ESN)."""
+
+    def run(self, inputs: ArrayLike, state: Any = None) -> tuple[FloatArray, Any]: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,6 +361,60 @@ def memory_capacity(
 
 # ---------------------------------------------------------------------------------------------
 # tasks end to end
+
+
+class ClosedLoopForecast(NamedTuple):
+    """What :func:`closed_loop_forecast` returns."""
+
+    #: the generated series (horizon,) and the true continuation
+    prediction: FloatArray
+    target: FloatArray
+    #: NRMSE over the whole horizon (normalised by the training series' standard deviation)
+    nrmse: float
+    #: steps before the absolute error first exceeds ``tolerance`` times that deviation
+    valid_steps: int
+
+
+def closed_loop_forecast(
+    reservoir: ContinuableReservoir,
+    series: ArrayLike,
+    n_train: int,
+    horizon: int,
+    washout: int = 100,
+    ridge: float = 1e-8,
+    tolerance: float = 0.2,
+) -> ClosedLoopForecast:
+    """Generative forecasting: teacher-force ``series[:n_train]``, fit a one-step readout
+    (``states[t] -> series[t + 1]``, rows after ``washout``), then run autonomously: each
+    prediction is the next input, for ``horizon`` steps, compared with
+    ``series[n_train : n_train + horizon]``."""
+    s = np.asarray(series, dtype=np.float64).ravel()
+    if not np.isfinite(s).all():
+        raise ValueError("closed_loop_forecast: the series must be finite")
+    if horizon < 1 or washout < 0 or n_train - washout < 3 or n_train + horizon > s.size:
+        raise ValueError(
+            f"closed_loop_forecast: need horizon >= 1, n_train - washout >= 3 and n_train + "
+            f"horizon <= {s.size} (the series' length); got n_train={n_train}, "
+            f"horizon={horizon}, washout={washout}"
+        )
+    if not tolerance > 0:
+        raise ValueError(f"closed_loop_forecast: tolerance must be > 0, got {tolerance}")
+    states, state = reservoir.run(s[:n_train])
+    readout = fit_ridge(states[washout : n_train - 1], s[washout + 1 : n_train], ridge)
+    x = states[n_train - 1]
+    prediction = np.empty(horizon)
+    for h in range(horizon):
+        y = float(readout.predict(x[None, :])[0])
+        prediction[h] = y
+        row, state = reservoir.run(np.array([y]), state)
+        x = row[0]
+    target = s[n_train : n_train + horizon]
+    scale = float(np.std(s[:n_train]))
+    error = np.abs(prediction - target)
+    beyond = np.flatnonzero(~(error <= tolerance * scale))  # a NaN prediction ends it too
+    valid = int(beyond[0]) if beyond.size else horizon
+    score = float(np.sqrt(np.mean((prediction - target) ** 2)) / scale)
+    return ClosedLoopForecast(prediction, target, score, valid)
 
 
 def memory_capacity_task(
