@@ -92,6 +92,26 @@ def test_spinnaker_by_hand(metrics: NetworkMetrics) -> None:
     assert r.breakdown["idle"] == pytest.approx((0.5 * 2 + 0.01 * 10) * 5e-3)
     default = spinnaker_energy(metrics, net)
     assert default.breakdown["idle"] == 0 and any("idle" in n for n in default.notes)
+    assert default.breakdown["spike_packets"] == 0
+
+
+def test_spinnaker_spynnaker_model_by_hand_and_equal_to_spinn_machine(
+    metrics: NetworkMetrics,
+) -> None:
+    """sPyNNaker's own power model: 0.35 W per chip, 0.034 W per active core, 1 nJ per spike
+    packet; the constants are those of the installed spinn_machine (its energy report's)."""
+    net = three_layer_network()
+    c = SpiNNakerConstants.spynnaker()
+    e = spinnaker_energy(metrics, net, constants=c)
+    expected = (0.35 * 1 + 0.034 * 4) * 5e-3 + metrics.spikes * 1e-9
+    assert e.energy == pytest.approx(expected, rel=1e-12)
+    assert e.breakdown["neuron_updates"] == 0 and e.breakdown["synaptic_events"] == 0
+    assert e.breakdown["spike_packets"] == pytest.approx(metrics.spikes * 1e-9)
+    version = pytest.importorskip("spinn_machine.version.version_spin1")
+    spin1 = version.VersionSpin1
+    assert c.chip_idle_power == spin1.WATTS_PER_IDLE_CHIP
+    assert c.core_idle_power == spin1.WATTS_PER_CORE_ACTIVE_OVERHEAD
+    assert c.spike_packet == pytest.approx(spin1.JOULES_PER_PACKET, rel=1e-15)
 
 
 def test_crossbar_by_hand(metrics: NetworkMetrics) -> None:

@@ -21,11 +21,16 @@ updates (every non-input neuron at every step), :math:`S` = spikes, :math:`b` = 
 
   .. math::
 
-     E = e_{neuron\,ms} U + e_{syn} E_{syn}' + (P_{chip} n_{chips} + P_{core} n_{cores})\,
-         n_{steps}\, t_{tick}
+     E = e_{neuron\,ms} U + e_{syn} E_{syn}' + e_{packet} S
+         + (P_{chip} n_{chips} + P_{core} n_{cores})\, n_{steps}\, t_{tick}
 
   with :math:`E_{syn}'` counting an input count ``x`` as ``|x|`` spikes (a SpiNNaker source
-  sends spikes). Cores and chips come from a mapping report (``snn.deploy(...).mapping``) or
+  sends spikes) and :math:`S` the spikes of the non-input layers (one multicast packet each;
+  input packets come from the host or sources and are not counted). Two sets of constants:
+  the default, Sharp et al. 2012's per-neuron and per-PSP energies (no baseline), and
+  :meth:`SpiNNakerConstants.spynnaker`, sPyNNaker's own power model (``spinn_machine``'s
+  ``VersionSpin1``: idle power per chip, active overhead per core, energy per router packet).
+  Cores and chips come from a mapping report (``snn.deploy(...).mapping``) or
   are estimated: :math:`n_{cores} = \sum_p \lceil N_p / \mathrm{neurons\_per\_core} \rceil`,
   :math:`n_{chips} = \lceil n_{cores} / 16 \rceil`.
 * **Loihi** (Davies et al., IEEE Micro 2018):
@@ -110,9 +115,36 @@ class SpiNNakerConstants:
     synaptic_event: float = 43e-9
     chip_idle_power: float = 0.0
     core_idle_power: float = 0.0
+    #: J per spike sent (one multicast packet); 0 here: Sharp's figures include communication
+    spike_packet: float = 0.0
     tick: float = 1e-3
     application_cores_per_chip: int = 16
     neurons_per_core: int = 256
+
+    @classmethod
+    def spynnaker(cls) -> SpiNNakerConstants:
+        """sPyNNaker's own energy model (``spinn_machine.version.version_spin1.VersionSpin1``,
+        the constants its energy report uses; tested equal to the installed package's):
+
+        * 0.35 W per idle chip: a 48-chip board uses 5.23 + 5.17 + 5.52 W plus 0.90 W of SDRAM,
+          16.82 W, when idle (Stromatias, Patterson, Furber, "Optimising the overall power usage
+          on the SpiNNaker neuromimetic platform", IJCNN 2014);
+        * 0.034 W per active core: 31.88 W with all cores idle and 59.38 W with 806 cores active
+          on a boxed board (sPyNNaker team's measurement), 27.50 W / 806 cores;
+        * 1 nJ per spike packet: 25 pJ per router bit x 40 bits (Painkras et al., "SpiNNaker: a
+          1-W 18-core system-on-chip for massively-parallel neural network simulation", IEEE
+          JSSC 2013).
+
+        No per-neuron or per-synaptic-event term: in that model the cores' work is their active
+        power over the run, so the estimate does not grow with activity except by its packets.
+        """
+        return cls(
+            neuron_update_per_ms=0.0,
+            synaptic_event=0.0,
+            chip_idle_power=0.35,
+            core_idle_power=0.034,
+            spike_packet=25e-12 * 40,
+        )
 
 
 @dataclass(frozen=True)
@@ -340,7 +372,13 @@ def spinnaker_energy(
         by_layer[layer.label] = e_n + e_s
     wall = metrics.n_steps * c.tick
     idle = (c.chip_idle_power * n_chips + c.core_idle_power * n_cores) * wall
-    breakdown = {"neuron_updates": neuron_e, "synaptic_events": syn_e, "idle": idle}
+    packets = c.spike_packet * metrics.spikes
+    breakdown = {
+        "neuron_updates": neuron_e,
+        "synaptic_events": syn_e,
+        "spike_packets": packets,
+        "idle": idle,
+    }
     if c.chip_idle_power == 0 and c.core_idle_power == 0:
         notes.append("idle power 0 W (no checked source; set chip_idle_power/core_idle_power)")
     return EnergyEstimate(
