@@ -8,8 +8,11 @@ interpreted Python per neuron; keep networks tiny there).
 Device-resident data
 --------------------
 Neuron state (``state[row, neuron]``: v, the synaptic variable of each receptor, w, theta),
-``last_spike``, the per-neuron constants, the synapse tables and the ring buffer of delayed input
-(``ring[(slot * 2 + receptor) * N + neuron]``) live on the device for the whole run. Per chunk of
+``last_spike``, the per-neuron constants, the synapse tables, the ring buffer of delayed input
+(``ring[(slot * 2 + receptor) * N + neuron]``), the spike flags of the last ``L`` steps
+(``flags[slot * N + neuron]``) and the STDP state (plastic weights, per-synapse pre traces and
+steps of their last pre event, per (projection, post neuron) post traces and steps, the rules'
+decay tables) live on the device for the whole run. Per chunk of
 at most :data:`MAX_STEPS_PER_CHUNK` steps the host copies in the Poisson uniforms of the chunk and
 copies back the recorded spikes and state samples.
 
@@ -21,12 +24,13 @@ One kernel launch runs a chunk; one grid-wide barrier (cooperative launch) separ
 of a step. Step ``m`` (``slot = m % L``), in the reference's order:
 
 A. **per neuron** (grid-stride loop, the same thread owns the same neurons in every phase):
-   write the samples due at ``m`` (state before arrivals); take this step's arrivals from the
-   ring and clear them; the model update (``IF_curr_exp``, ``IF_cond_exp``, ``AdaptiveLIF``
+   write the samples due at ``m`` (state, and the weights of the neuron's incoming plastic
+   synapses, before arrivals); take this step's static arrivals from the ring and clear them;
+   **plastic arrivals**; the model update (``IF_curr_exp``, ``IF_cond_exp``, ``AdaptiveLIF``
    as their ``step``; ``SpikeSourcePoisson`` compares this step's uniform with ``p_spike``;
-   ``SpikeSourceArray`` advances a per-neuron pointer into its sorted spike steps); a spike sets
-   the neuron's flag of this step, and, when the neuron is recorded, appends ``(m, neuron)`` to
-   the spike buffer (an atomic counter per step gives the position);
+   ``SpikeSourceArray`` advances a per-neuron pointer into its sorted spike steps); **post
+   events**; a spike sets the neuron's flag of this step, and, when the neuron is recorded,
+   appends ``(m, neuron)`` to the spike buffer (an atomic counter per step gives the position);
 B. grid barrier; then **static delivery** into ``ring[(m + delay) % L]``, by the ``delivery``
    option:
 
@@ -48,7 +52,36 @@ B. grid barrier; then **static delivery** into ``ring[(m + delay) % L]``, by the
      ``m + 1`` reads entries other threads add to).
 
    In ``"gather"`` mode one barrier per step suffices: the next step's arrivals of ``j`` are
-   written by ``j``'s own thread, and the spike flags are double-buffered by step parity.
+   written by ``j``'s own thread, and step ``m + 1`` writes the flags of another slot
+   (``L >= 2``) than the one step ``m``'s delivery reads.
+
+**STDP** (exact semantics, :mod:`snn.plasticity`) is a per-post-neuron gather too. Plastic
+synapses are in a second sliced-ELL table over their post neuron, each neuron's in the
+reference's order (plastic projection declaration order, then synapse storage order), with their
+global pre neuron, ``delay * 2 + receptor``, weight (in the run's dtype), rule row, pre trace
+and last pre step. Every piece of plastic state belongs to one post neuron (a synapse's weight
+and pre trace to its target, post traces to their neuron), so the thread that owns ``j`` does
+all of ``j``'s plasticity, in phase A, without atomics or extra barriers:
+
+* **plastic arrivals** (after reading the static arrivals, before the model update): for each
+  plastic synapse onto ``j`` whose pre neuron's flag of step ``m - delay`` is set (flags are
+  kept ``L`` steps, ``delay <= L - 1``, written by their owners before a barrier): depress by
+  ``j``'s post trace (``w - A- x_post``, ``w - A- (w - w_min) x_post`` or, for
+  :class:`~snn.plasticity.InhibitorySTDP`, ``w + A- (x_post - alpha)``), clip, store, add the
+  stored weight to ``j``'s arrivals of its receptor, bump the pre trace. The arrivals start from
+  the ring entry (the static sum), so ``j`` receives the reference's additions in its order:
+  the static sum, then its ``np.add.at`` of plastic weights in synapse order;
+* **post events** (after the model update, when ``j`` spiked): potentiate each plastic synapse
+  onto ``j`` by its pre trace (``A+ x_pre`` or ``A+ (w_max - w) x_pre``), clip; then bump ``j``'s
+  post trace of every plastic projection onto its population.
+
+Traces decay by the rules' tables (``decay[min(m - last, len - 1)]``), with the reference's
+"never" step (``int64 min // 4``) before a first event; their arithmetic is float64 in either
+dtype (weights are stored in the dtype and re-read before delivery, as the reference does),
+with every product ``_mul_exact``. With ``delivery="scatter"`` only static synapses are
+scattered: plasticity is the same gather, and weights depend on spike steps only, so they equal
+the reference's whenever the spikes do. A network without plastic projections runs a kernel
+compiled without this code.
 
 Floating-point parity (``dtype="float64"``, the default) rests on the facts that make the Numba
 CPU backend exact, plus two CUDA-specific ones:
@@ -68,7 +101,8 @@ code is checked on PTX (``cuda.compile_ptx``, which needs only NVVM, no GPU).
 
 ``dtype="float32"`` stores state, constants, weights and the ring in float32: half the memory
 traffic, not exact. Products are plain (NVVM may fuse them), ``exp`` is ``expf``. Poisson
-uniforms and ``p_spike`` stay float64, so source spikes are identical to the reference's.
+uniforms and ``p_spike`` stay float64, so source spikes are identical to the reference's; STDP
+traces and arithmetic stay float64 with exact products, as in the reference's float32 precision.
 
 Randomness: Poisson uniforms are drawn **on the host** from the reference's per-population
 generators (:func:`snn.network.run_generator`), ``rng.random((k, size))`` per chunk of ``k``
@@ -80,11 +114,11 @@ Recording: spikes of recorded neurons go to a device buffer of ``(step, neuron)`
 could overflow in the next step, every thread stops at the same step boundary (their decision
 reads per-step counters that only change before the barrier), the host harvests the buffer,
 doubles it and relaunches. State samples of a chunk go to a buffer laid out per channel
-(recorder, variable), written by the thread that owns the neuron.
+(recorder, variable), written by the thread that owns the neuron; the weights of a plastic
+projection are a channel too, each weight written by the thread that owns its post neuron.
 
-Not supported (refused in the constructor, before anything is compiled or launched): plastic
-projections (STDP), the ``spinnaker`` semantics, and deep-network models; the messages name the
-backends that run them.
+Not supported (refused in the constructor, before anything is compiled or launched): the
+``spinnaker`` semantics and deep-network models; the messages name the backends that run them.
 
 On a GPU, compiling needs NVVM and libdevice, and the grid barrier links ``libcudadevrt``: a CUDA
 toolkit, or the wheels of ``pip install "numba-cuda[cu12]"`` (``[cu13]`` with a CUDA 13 driver).
@@ -114,6 +148,9 @@ from snn.backends.numba_backend import (
     POISSON,
     SPIKE_ARRAY,
     STATE_ROWS,
+    STDP_ADDITIVE,
+    STDP_MULTIPLICATIVE,
+    STDP_VOGELS,
 )
 from snn.compiled import CompiledNetwork
 from snn.network import run_generator
@@ -179,6 +216,15 @@ GPU_THREADS_PER_BLOCK = 256
 #: neurons per slice of the gather table (a warp: coalesced reads)
 SLICE = 32
 SIM_THREADS_PER_BLOCK = 4
+
+#: columns of the plastic rule tables ``rule_f[q, column]`` (float64) and ``rule_i[q, column]``
+#: (int64), one row per plastic projection ``q`` in declaration order
+RULE_A_PLUS, RULE_A_MINUS, RULE_ALPHA, RULE_W_MIN, RULE_W_MAX, N_RULE_F = 0, 1, 2, 3, 4, 5
+# kind (STDP_*), offsets and lengths of the decay tables in ``decay``, and the post-trace base:
+# the trace of (q, global neuron j) is post_trace[rule_i[q, RULE_POST_BASE] + j]
+RULE_KIND, RULE_DP_OFF, RULE_DP_LEN, RULE_DM_OFF, RULE_DM_LEN, RULE_POST_BASE, N_RULE_I = range(7)
+#: the reference's "no event yet" step of the STDP traces (``m - NEVER`` caps to a zero decay)
+NEVER = np.iinfo(np.int64).min // 4
 
 # counters[...] of one launch: recorded spikes per step (by m % 3), spiking neurons per step
 # (scatter; by m % 3), the step the launch stopped at, recorded spikes written in the launch
@@ -253,6 +299,14 @@ def _exp_exact(x: Any) -> Any:
 
 
 @cuda.jit(device=True)
+def _clip(w: Any, w_min: Any, w_max: Any) -> Any:
+    """``np.minimum(np.maximum(w, w_min), w_max)`` as comparisons (nan stays nan, and an equal
+    bound keeps ``w``, as NumPy's)."""
+    w = w_min if w < w_min else w
+    return w_max if w > w_max else w
+
+
+@cuda.jit(device=True)
 def _exp_plain(x: Any) -> Any:
     """``exp(x)`` of the device's math library (``expf`` in float32 mode)."""
     return math.exp(x)
@@ -262,10 +316,14 @@ def _exp_plain(x: Any) -> Any:
 # the kernel
 
 
-def _build_kernel(exact: bool, scatter: bool) -> Any:
-    """The persistent step kernel for one arithmetic (exact float64 or plain) and delivery."""
+def _build_kernel(exact: bool, scatter: bool, plastic: bool) -> Any:
+    """The persistent step kernel for one arithmetic (exact float64 or plain), delivery, and
+    with or without plastic projections (a constant: the static kernel has no STDP code)."""
     mul = _mul_exact if exact else _mul_plain
     exp = _exp_exact if exact else _exp_plain
+    # spike flags are kept for L steps when plastic arrivals read them (spikes of m - delay) or
+    # gather delivery does (spikes of m)
+    keep_flags = plastic or not scatter
 
     @cuda.jit
     def run_steps(
@@ -290,7 +348,7 @@ def _build_kernel(exact: bool, scatter: bool) -> Any:
         state: Any,  # (N_STATE_ROWS, N)
         last_spike: Any,  # (N,)
         ring: Any,  # (L * 2 * N,)
-        flags: Any,  # (2 * N,) spiked at the step of that parity (gather)
+        flags: Any,  # (L * N,) spiked at the step of that slot (gather or plastic)
         spike_list: Any,  # (2 * N,) neurons that spiked, per step parity (scatter)
         syn_ptr: Any,  # scatter: (N + 1,) CSR of outgoing rows; gather: offset of each slice
         syn_count: Any,  # gather: (N,) incoming synapses of each neuron
@@ -305,6 +363,25 @@ def _build_kernel(exact: bool, scatter: bool) -> Any:
         channels: Any,  # (C, 5): state row, interval, first step, offset, width
         samples: Any,
         counters: Any,  # (N_COUNTERS,) int64
+        pl_ptr: Any,  # plastic synapses onto each neuron, sliced ELL as the gather table:
+        pl_count: Any,  # offset of each slice, (N,) in-degree
+        pl_pre: Any,  # global presynaptic neuron
+        pl_dr: Any,  # delay * 2 + receptor
+        pl_rule: Any,  # row of its projection in rule_f / rule_i
+        pl_w: Any,  # weight (in the run's dtype)
+        pl_trace: Any,  # pre trace (float64) and the step of its last pre event
+        pl_last: Any,
+        rule_f: Any,  # (Q, N_RULE_F) float64
+        rule_i: Any,  # (Q, N_RULE_I) int64
+        stdp_decay: Any,  # float64: every rule's decay_plus, then its decay_minus
+        post_trace: Any,  # float64 per (plastic projection, post neuron), and its last post event
+        post_last: Any,
+        post_rule_ptr: Any,  # (N + 1,) CSR over neurons: plastic projections onto the neuron
+        post_rule: Any,
+        wsamp_ptr: Any,  # (N + 1,) CSR over post neurons: weight sample entries
+        wsamp_channel: Any,
+        wsamp_column: Any,
+        wsamp_syn: Any,  # position of the sampled synapse in the pl_* table
     ) -> None:
         grid = cuda.cg.this_grid()
         tid: int = cuda.grid(1)  # type: ignore[call-arg]
@@ -324,6 +401,15 @@ def _build_kernel(exact: bool, scatter: bool) -> Any:
                         s = (m - channels[ch, 2]) // interval
                         out = channels[ch, 3] + s * channels[ch, 4] + samp_column[e]
                         samples[out] = state[channels[ch, 0], j]
+                if plastic:
+                    # the weights of the neuron's incoming plastic synapses (written only here)
+                    for e in range(wsamp_ptr[j], wsamp_ptr[j + 1]):
+                        ch = wsamp_channel[e]
+                        interval = channels[ch, 1]
+                        if m % interval == 0:
+                            s = (m - channels[ch, 2]) // interval
+                            out = channels[ch, 3] + s * channels[ch, 4] + wsamp_column[e]
+                            samples[out] = pl_w[wsamp_syn[e]]
                 kind = code[j]
                 k = column[j]
                 spiked = False
@@ -338,10 +424,51 @@ def _build_kernel(exact: bool, scatter: bool) -> Any:
                 else:
                     e_idx = (slot * 2) * n + j
                     i_idx = e_idx + n
-                    syn_e = state[1, j] + ring[e_idx]
-                    syn_i = state[2, j] + ring[i_idx]
+                    in_e = ring[e_idx]
+                    in_i = ring[i_idx]
                     ring[e_idx] = 0.0
                     ring[i_idx] = 0.0
+                    if plastic:
+                        # plastic arrivals onto j, after the static sum, in (projection, synapse)
+                        # order: the reference's np.add.at into the arrivals
+                        first = pl_ptr[j // SLICE] + j % SLICE
+                        for q in range(pl_count[j]):
+                            s = first + q * SLICE
+                            dr = pl_dr[s]
+                            h = slot - (dr >> 1)
+                            if h < 0:
+                                h += ring_length
+                            if flags[h * n + pl_pre[s]]:
+                                r = pl_rule[s]
+                                u = rule_i[r, RULE_POST_BASE] + j
+                                lag = min(m - post_last[u], rule_i[r, RULE_DM_LEN] - 1)
+                                x_post = _mul_exact(
+                                    post_trace[u], stdp_decay[rule_i[r, RULE_DM_OFF] + lag]
+                                )
+                                w = float(pl_w[s])  # plasticity arithmetic is float64
+                                a_minus, w_min = rule_f[r, RULE_A_MINUS], rule_f[r, RULE_W_MIN]
+                                rule_kind = rule_i[r, RULE_KIND]
+                                if rule_kind == STDP_VOGELS:
+                                    w_new = w + _mul_exact(a_minus, x_post - rule_f[r, RULE_ALPHA])
+                                elif rule_kind == STDP_MULTIPLICATIVE:
+                                    w_new = w - _mul_exact(_mul_exact(a_minus, w - w_min), x_post)
+                                else:
+                                    w_new = w - _mul_exact(a_minus, x_post)
+                                pl_w[s] = _clip(w_new, w_min, rule_f[r, RULE_W_MAX])
+                                if dr & 1:  # the weight as stored (rounded in float32)
+                                    in_i = in_i + pl_w[s]
+                                else:
+                                    in_e = in_e + pl_w[s]
+                                lag = min(m - pl_last[s], rule_i[r, RULE_DP_LEN] - 1)
+                                pl_trace[s] = (
+                                    _mul_exact(
+                                        pl_trace[s], stdp_decay[rule_i[r, RULE_DP_OFF] + lag]
+                                    )
+                                    + 1.0
+                                )
+                                pl_last[s] = m
+                    syn_e = state[1, j] + in_e
+                    syn_i = state[2, j] + in_i
                     v_old = state[0, j]
                     refractory = (m - last_spike[j]) < iconst[0, k]
                     if kind == IF_COND_EXP:
@@ -384,8 +511,35 @@ def _build_kernel(exact: bool, scatter: bool) -> Any:
                     state[2, j] = mul(syn_i, p_i)
                     if spiked:
                         last_spike[j] = m
-                if not scatter:
-                    flags[par * n + j] = 1 if spiked else 0
+                    if plastic and spiked:
+                        # post events of j: potentiate its incoming plastic synapses by their
+                        # pre traces, then bump j's post trace of each plastic projection onto it
+                        first = pl_ptr[j // SLICE] + j % SLICE
+                        for q in range(pl_count[j]):
+                            s = first + q * SLICE
+                            r = pl_rule[s]
+                            lag = min(m - pl_last[s], rule_i[r, RULE_DP_LEN] - 1)
+                            x_pre = _mul_exact(
+                                pl_trace[s], stdp_decay[rule_i[r, RULE_DP_OFF] + lag]
+                            )
+                            w = float(pl_w[s])
+                            a_plus, w_max = rule_f[r, RULE_A_PLUS], rule_f[r, RULE_W_MAX]
+                            if rule_i[r, RULE_KIND] == STDP_MULTIPLICATIVE:
+                                dw = _mul_exact(_mul_exact(a_plus, w_max - w), x_pre)
+                            else:
+                                dw = _mul_exact(a_plus, x_pre)
+                            pl_w[s] = _clip(w + dw, rule_f[r, RULE_W_MIN], w_max)
+                        for e in range(post_rule_ptr[j], post_rule_ptr[j + 1]):
+                            r = post_rule[e]
+                            u = rule_i[r, RULE_POST_BASE] + j
+                            lag = min(m - post_last[u], rule_i[r, RULE_DM_LEN] - 1)
+                            post_trace[u] = (
+                                _mul_exact(post_trace[u], stdp_decay[rule_i[r, RULE_DM_OFF] + lag])
+                                + 1.0
+                            )
+                            post_last[u] = m
+                if keep_flags:
+                    flags[slot * n + j] = 1 if spiked else 0
                 if spiked:
                     if scatter:
                         slot_in_list = cuda.atomic.add(counters, C_SPK + c3, 1)
@@ -415,7 +569,7 @@ def _build_kernel(exact: bool, scatter: bool) -> Any:
                     first = syn_ptr[j // SLICE] + j % SLICE
                     for q in range(syn_count[j]):
                         s = first + q * SLICE
-                        if flags[par * n + syn_other[s]]:
+                        if flags[slot * n + syn_other[s]]:
                             dr = syn_dr[s]
                             target = (((m + (dr >> 1)) % ring_length) * 2 + (dr & 1)) * n + j
                             ring[target] = ring[target] + syn_w[s]
@@ -430,13 +584,13 @@ def _build_kernel(exact: bool, scatter: bool) -> Any:
     return run_steps
 
 
-_KERNELS: dict[tuple[bool, bool], Any] = {}
+_KERNELS: dict[tuple[bool, bool, bool], Any] = {}
 
 
-def _kernel(exact: bool, scatter: bool) -> Any:
-    key = (exact, scatter)
+def _kernel(exact: bool, scatter: bool, plastic: bool) -> Any:
+    key = (exact, scatter, plastic)
     if key not in _KERNELS:
-        _KERNELS[key] = _build_kernel(exact, scatter)
+        _KERNELS[key] = _build_kernel(exact, scatter, plastic)
     return _KERNELS[key]
 
 
@@ -445,8 +599,33 @@ def _kernel(exact: bool, scatter: bool) -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
+class _PlasticTables:
+    """The plastic synapses and rules as the kernel reads them (see :meth:`_lower_plastic`)."""
+
+    # the gather table of plastic synapses (sliced ELL, as the static one): offset of each
+    # slice, plastic in-degree of each neuron; per entry the global pre neuron,
+    # delay * 2 + receptor, the row of its rule and its initial weight
+    slice_offset: IntArray
+    count: NDArray[np.int32]
+    pre: NDArray[np.int32]
+    dr: NDArray[np.int32]
+    rule: NDArray[np.int32]
+    weights: FloatArray
+    rule_f: FloatArray  # (Q, N_RULE_F)
+    rule_i: IntArray  # (Q, N_RULE_I)
+    decay: FloatArray
+    n_post: int  # post traces in all
+    post_rule_ptr: IntArray  # (N + 1,) CSR over neurons: rule rows of projections onto it
+    post_rule: NDArray[np.int32]
+    first: dict[int, int]  # projection index -> its first plastic synapse (declaration order)
+    post: IntArray  # per plastic synapse in declaration order: global post neuron,
+    position: IntArray  # and its entry in the table
+
+
+@dataclasses.dataclass(frozen=True)
 class _Channel:
-    """One sampled (recorder, variable): its state row and recorded (global) neurons."""
+    """One sampled (recorder, variable): its state row and recorded (global) neurons, or, for
+    the ``weights`` of a plastic projection, row ``-1`` and the synapse indices (columns)."""
 
     label: str
     variable: str
@@ -510,7 +689,7 @@ class CudaSimulator:
             p.index: run_generator(seed, p.index) for p in compiled.populations if p.is_poisson
         }
         self._lower(compiled)
-        self._kernel = _kernel(self.dtype == np.float64, self.delivery == "scatter")
+        self._kernel = _kernel(self.dtype == np.float64, self.delivery == "scatter", self._plastic)
         self._blocks: int | None = None
         self._sample_steps: list[list[IntArray]] = [[] for _ in self._channels]
         self._sample_values: list[list[FloatArray]] = [[] for _ in self._channels]
@@ -580,15 +759,16 @@ class CudaSimulator:
                 else:
                     state[STATE_ROWS[var], sl] = values
 
-        # synapses of all projections in declaration order, then synapse (storage) order; the
-        # gather table lists each target's incoming synapses, stably sorted: still in that order
-        n_syn = sum(pr.weights.size for pr in projs)
+        # static synapses in declaration order, then synapse (storage) order; the gather table
+        # lists each target's incoming synapses, stably sorted: still in that order
+        static = [pr for pr in projs if pr.stdp is None]
+        n_syn = sum(pr.weights.size for pr in static)
         sort_key = np.empty(n_syn, np.uint32)
         other = np.empty(n_syn, np.int32)
         weights = np.empty(n_syn, T)
         dr = np.empty(n_syn, np.int32)
         start = 0
-        for pr in projs:
+        for pr in static:
             sl = slice(start, start + pr.weights.size)
             pre, post = pr.pre_idx + pop_off[pr.pre], pr.post_idx + pop_off[pr.post]
             sort_key[sl], other[sl] = (post, pre) if self.delivery == "gather" else (pre, post)
@@ -596,32 +776,40 @@ class CudaSimulator:
             dr[sl] = pr.delays * 2 + pr.receptor
             start = sl.stop
         order = _stable_order(sort_key)
-        count = np.bincount(sort_key, minlength=n)
-        syn_ptr = np.zeros(n + 1, np.int64)
-        np.cumsum(count, out=syn_ptr[1:])
         if self.delivery == "gather":
-            # sliced ELL: the q-th incoming synapse of neuron j = SLICE b + lane is at
-            # offset[b] + q SLICE + lane, so neighbouring threads read neighbouring entries
-            target = sort_key[order].astype(np.int64)
-            rank = np.arange(n_syn, dtype=np.int64) - syn_ptr[target]
-            padded = np.zeros(-(-n // SLICE) * SLICE, np.int64)
-            padded[:n] = count
-            width = padded.reshape(-1, SLICE).max(axis=1)
-            offset = np.concatenate(([0], np.cumsum(width * SLICE)))
-            where = offset[target // SLICE] + rank * SLICE + target % SLICE
-            size = int(offset[-1])
+            where, syn_ptr, syn_count, size = _sliced_ell(sort_key[order], n)
             syn_table = [np.zeros(size, a.dtype) for a in (other, weights, dr)]
             for table, values in zip(syn_table, (other, weights, dr), strict=True):
                 table[where] = values[order]
-            syn_ptr, syn_count = offset[:-1], count.astype(np.int32)
         else:
+            syn_ptr = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(sort_key, minlength=n), out=syn_ptr[1:])
             syn_table = [other[order], weights[order], dr[order]]
             syn_count = np.zeros(1, np.int32)
 
-        # recording: spikes of recorded neurons; sample channels (recorder, variable)
+        self._plastic = any(pr.stdp is not None for pr in projs)
+        pl = self._lower_plastic(c, pop_off, n)
+
+        # recording: spikes of recorded neurons; sample channels (recorder, variable): state
+        # rows of neurons, or weights of a plastic projection (sampled by their post neurons)
         rec_mask = np.zeros(n, np.uint8)
         channels: list[_Channel] = []
+        w_entries: list[tuple[IntArray, IntArray, IntArray, IntArray]] = []
         for r in c.recorders:
+            if r.kind == "projection":
+                n_w = projs[r.target].weights.size
+                for var in r.variables:
+                    synapses = pl.first[r.target] + np.arange(n_w)
+                    w_entries.append(
+                        (
+                            pl.post[synapses],
+                            np.full(n_w, len(channels)),
+                            np.arange(n_w),
+                            pl.position[synapses],
+                        )
+                    )
+                    channels.append(_Channel(r.label, var, -1, np.arange(n_w), r.interval_steps))
+                continue
             base = int(pop_off[r.target])
             if "spikes" in r.variables:
                 rec_mask[base + r.neurons] = 1
@@ -631,12 +819,19 @@ class CudaSimulator:
                         _Channel(r.label, var, STATE_ROWS[var], base + r.neurons, r.interval_steps)
                     )
         self._channels = channels
-        ent_neuron = _cat([ch.neurons for ch in channels], np.int64)
-        ent_channel = _cat([np.full(ch.neurons.size, k) for k, ch in enumerate(channels)], np.int64)
-        ent_column = _cat([np.arange(ch.neurons.size) for ch in channels], np.int64)
+        state_channels = [(k, ch) for k, ch in enumerate(channels) if ch.row >= 0]
+        ent_neuron = _cat([ch.neurons for _, ch in state_channels], np.int64)
+        ent_channel = _cat([np.full(ch.neurons.size, k) for k, ch in state_channels], np.int64)
+        ent_column = _cat([np.arange(ch.neurons.size) for _, ch in state_channels], np.int64)
         samp_order = np.argsort(ent_neuron, kind="stable")
         samp_ptr = np.zeros(n + 1, np.int64)
         np.cumsum(np.bincount(ent_neuron, minlength=n), out=samp_ptr[1:])
+        w_neuron, w_channel, w_column, w_syn = (
+            _cat([e[k] for e in w_entries], np.int64) for k in range(4)
+        )
+        w_order = np.argsort(w_neuron, kind="stable")
+        wsamp_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(w_neuron, minlength=n), out=wsamp_ptr[1:])
 
         self._n = n
         self._L = L
@@ -661,7 +856,9 @@ class CudaSimulator:
             "state": dev(state.astype(T)),
             "last_spike": dev(last_spike),
             "ring": dev(np.zeros(L * 2 * n, T)),
-            "flags": dev(np.zeros(2 * n if self.delivery == "gather" else 1, np.uint8)),
+            "flags": dev(
+                np.zeros(L * n if self.delivery == "gather" or self._plastic else 1, np.uint8)
+            ),
             "spike_list": dev(np.zeros(2 * n if self.delivery == "scatter" else 1, np.int32)),
             "syn_ptr": dev(syn_ptr),
             "syn_count": dev(syn_count),
@@ -673,7 +870,95 @@ class CudaSimulator:
             "samp_ptr": dev(samp_ptr),
             "samp_channel": dev(ent_channel[samp_order]),
             "samp_column": dev(ent_column[samp_order]),
+            "pl_ptr": dev(pl.slice_offset),
+            "pl_count": dev(pl.count),
+            "pl_pre": dev(pl.pre),
+            "pl_dr": dev(pl.dr),
+            "pl_rule": dev(pl.rule),
+            "pl_w": dev(pl.weights.astype(T)),
+            "pl_trace": dev(np.zeros(pl.pre.size)),
+            "pl_last": dev(np.full(pl.pre.size, NEVER, np.int64)),
+            "rule_f": dev(pl.rule_f),
+            "rule_i": dev(pl.rule_i),
+            "decay": dev(pl.decay),
+            "post_trace": dev(np.zeros(pl.n_post)),
+            "post_last": dev(np.full(pl.n_post, NEVER, np.int64)),
+            "post_rule_ptr": dev(pl.post_rule_ptr),
+            "post_rule": dev(pl.post_rule),
+            "wsamp_ptr": dev(wsamp_ptr),
+            "wsamp_channel": dev(w_channel[w_order]),
+            "wsamp_column": dev(w_column[w_order]),
+            "wsamp_syn": dev(w_syn[w_order]),
         }
+
+    def _lower_plastic(self, c: CompiledNetwork, pop_off: IntArray, n: int) -> _PlasticTables:
+        """The plastic synapses in a gather table over post neurons (each neuron's in
+        (projection declaration order, synapse order), the reference's order), their rules."""
+        plastic = [pr for pr in c.projections if pr.stdp is not None]
+        first: dict[int, int] = {}
+        start = 0
+        for pr in plastic:
+            first[pr.index] = start
+            start += pr.weights.size
+        post = _cat([pr.post_idx + pop_off[pr.post] for pr in plastic], np.int64)
+        pre = _cat([pr.pre_idx + pop_off[pr.pre] for pr in plastic], np.int32)
+        dr = _cat([pr.delays * 2 + pr.receptor for pr in plastic], np.int32)
+        rule = _cat([np.full(pr.weights.size, q) for q, pr in enumerate(plastic)], np.int32)
+        weights = _cat([pr.weights for pr in plastic], np.float64)
+        order = _stable_order(post.astype(np.uint32))
+        where, slice_offset, count, size = _sliced_ell(post[order], n)
+        position = np.zeros(post.size, np.int64)
+        position[order] = where
+        tables = [np.zeros(size, a.dtype) for a in (pre, dr, rule, weights)]
+        for table, values in zip(tables, (pre, dr, rule, weights), strict=True):
+            table[where] = values[order]
+        rule_f = np.zeros((max(1, len(plastic)), N_RULE_F))
+        rule_i = np.zeros((max(1, len(plastic)), N_RULE_I), np.int64)
+        decay: list[FloatArray] = []
+        n_decay = n_post = 0
+        post_rules: list[tuple[IntArray, int]] = []
+        for q, pr in enumerate(plastic):
+            stdp = pr.stdp
+            if stdp is None:  # never: filtered above (narrows the type)
+                continue
+            kind = (
+                STDP_VOGELS
+                if stdp.vogels
+                else STDP_MULTIPLICATIVE
+                if stdp.multiplicative
+                else STDP_ADDITIVE
+            )
+            rule_f[q] = (stdp.A_plus, stdp.A_minus, stdp.alpha, stdp.w_min, stdp.w_max)
+            lp, lm = stdp.decay_plus.size, stdp.decay_minus.size
+            base = n_post - int(pop_off[pr.post])
+            rule_i[q] = (kind, n_decay, lp, n_decay + lp, lm, base)
+            decay += [stdp.decay_plus, stdp.decay_minus]
+            n_decay += lp + lm
+            post_size = c.populations[pr.post].size
+            post_rules.append((int(pop_off[pr.post]) + np.arange(post_size), q))
+            n_post += post_size
+        rule_neuron = _cat([neurons for neurons, _ in post_rules], np.int64)
+        rule_q = _cat([np.full(neurons.size, q) for neurons, q in post_rules], np.int32)
+        rule_order = np.argsort(rule_neuron, kind="stable")  # per neuron: declaration order
+        post_rule_ptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(rule_neuron, minlength=n), out=post_rule_ptr[1:])
+        return _PlasticTables(
+            slice_offset=slice_offset,
+            count=count,
+            pre=tables[0],
+            dr=tables[1],
+            rule=tables[2],
+            weights=tables[3],
+            rule_f=rule_f,
+            rule_i=rule_i,
+            decay=_cat(decay, np.float64),
+            n_post=n_post,
+            post_rule_ptr=post_rule_ptr,
+            post_rule=rule_q[rule_order],
+            first=first,
+            post=post,
+            position=position,
+        )
 
     # -- running ---------------------------------------------------------------------------
     def run(self, n_steps: int) -> None:
@@ -720,6 +1005,10 @@ class CudaSimulator:
                 d["last_spike"], d["ring"], d["flags"], d["spike_list"], d["syn_ptr"],
                 d["syn_count"], d["syn_other"], d["syn_w"], d["syn_dr"], d["rec_mask"], d["rec"],
                 d["samp_ptr"], d["samp_channel"], d["samp_column"], d_chan, samples, d_counters,
+                d["pl_ptr"], d["pl_count"], d["pl_pre"], d["pl_dr"], d["pl_rule"], d["pl_w"],
+                d["pl_trace"], d["pl_last"], d["rule_f"], d["rule_i"], d["decay"],
+                d["post_trace"], d["post_last"], d["post_rule_ptr"], d["post_rule"],
+                d["wsamp_ptr"], d["wsamp_channel"], d["wsamp_column"], d["wsamp_syn"],
             )  # fmt: skip
             blocks = self._grid_blocks(args)
             self._kernel[blocks, self.threads_per_block](*args)
@@ -825,13 +1114,6 @@ def check_supported(compiled: CompiledNetwork) -> None:
                 f"it cannot run; supported models: {', '.join(MODEL_CODES)}; "
                 "backend='numpy' runs every model"
             )
-    for pr in compiled.projections:
-        if pr.stdp is not None:
-            raise ValueError(
-                f"cuda backend: projection {pr.label!r} is plastic (STDP), which this backend "
-                "does not run yet; run plastic networks with backend='numba' (bit-identical to "
-                "the reference) or backend='numpy'"
-            )
 
 
 def _parse_dtype(value: Any) -> type[np.floating[Any]]:
@@ -851,6 +1133,28 @@ def _bitwise_uniform(values: NDArray[Any]) -> bool:
     flat = np.ascontiguousarray(values).reshape(-1)
     raw = flat.view(np.uint8).reshape(flat.size, -1)
     return bool((raw == raw[0]).all())
+
+
+def _sliced_ell(
+    target: NDArray[np.integer[Any]], n: int
+) -> tuple[IntArray, IntArray, NDArray[np.int32], int]:
+    """Sliced ELL layout of entries sorted (stably) by target neuron: the q-th entry of neuron
+    ``j = SLICE b + lane`` is at ``offset[b] + q SLICE + lane``, so neighbouring threads read
+    neighbouring entries; each slice is padded to its largest in-degree.
+
+    Returns each entry's position, ``offset`` per slice, the in-degrees and the table size.
+    """
+    target = np.asarray(target, np.int64)
+    count = np.bincount(target, minlength=n)
+    ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(count, out=ptr[1:])
+    rank = np.arange(target.size, dtype=np.int64) - ptr[target]
+    padded = np.zeros(-(-n // SLICE) * SLICE, np.int64)
+    padded[:n] = count
+    width = padded.reshape(-1, SLICE).max(axis=1)
+    offset = np.concatenate(([0], np.cumsum(width * SLICE)))
+    where = offset[target // SLICE] + rank * SLICE + target % SLICE
+    return where, offset[:-1], count.astype(np.int32), int(offset[-1])
 
 
 def _stable_order(keys: NDArray[np.uint32]) -> IntArray:
