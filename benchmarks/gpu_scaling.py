@@ -9,13 +9,16 @@ and 1e6 neurons, 1 s simulated. Per configuration it prints
   1: faster than real time);
 * ``events/s``: synaptic events (spikes times out-degrees) per wall second of the loop, and the
   mean E and I rates;
-* ``= numba``: whether the spike raster equals the Numba backend's on the same network (exact
-  configurations must say ``yes``; ``scatter`` and ``float32`` may diverge in chaotic runs).
+* ``= numba``: whether the spike raster equals the Numba backend's in the same precision on the
+  same network (the exact ``gather`` configurations must say ``yes``; ``scatter`` may diverge in
+  chaotic runs).
 
 CUDA configurations: ``gather64`` (the default: deterministic delivery, float64, bit-identical),
-``scatter64`` (atomic delivery, float64), ``scatter32`` (atomic delivery, float32). The CPU
-backend (one thread) is skipped at a size where its loop time, extrapolated linearly in N from
-the previous size, exceeds ``--cpu-limit`` or the time left in ``--budget``.
+``gather32`` (deterministic delivery, ``precision="float32"``, bit-identical to the float32
+reference), ``scatter64`` (atomic delivery, float64), ``scatter32`` (atomic delivery, float32).
+The CPU backend (one thread) runs in each precision that a selected configuration uses
+(``numba64``, ``numba32``); it is skipped at a size where its loop time, extrapolated linearly
+in N from the previous size, exceeds ``--cpu-limit`` or the time left in ``--budget``.
 
 Connectivity: up to N = 40000 the builder's own ``FixedProbability`` draws one uniform per
 candidate pair (1.6e9 at N = 40000, seconds); beyond, that would be 1.6e11 to 1e12 draws, so the
@@ -68,9 +71,15 @@ SIZES = (4000, 40000, 400000, 1000000)
 MODELS = ("cuba", "coba")
 #: cuda configurations: name -> backend options
 CONFIGS: dict[str, dict[str, Any]] = {
-    "gather64": {"dtype": "float64", "delivery": "gather"},
-    "scatter64": {"dtype": "float64", "delivery": "scatter"},
-    "scatter32": {"dtype": "float32", "delivery": "scatter"},
+    "gather64": {"precision": "float64", "delivery": "gather"},
+    "gather32": {"precision": "float32", "delivery": "gather"},
+    "scatter64": {"precision": "float64", "delivery": "scatter"},
+    "scatter32": {"precision": "float32", "delivery": "scatter"},
+}
+#: the Numba reference run of each precision
+CPU_CONFIGS: dict[str, dict[str, Any]] = {
+    "numba64": {"precision": "float64"},
+    "numba32": {"precision": "float32"},
 }
 #: largest N built with the builder's own FixedProbability (one uniform per candidate pair)
 DENSE_DRAW_LIMIT = 40000
@@ -165,12 +174,19 @@ def run_one(
     return {"setup": setup, "loop": loop, **summarize(compiled, rec)}
 
 
+def cpu_configs(configs: list[str]) -> list[str]:
+    """The Numba runs that the cuda configurations are compared with (one per precision)."""
+    precisions = {CONFIGS[name]["precision"] for name in configs}
+    return [name for name, options in CPU_CONFIGS.items() if options["precision"] in precisions]
+
+
 def warm_up(configs: list[str], seed: int) -> None:
     """Compile every kernel once (the kernels' argument types do not depend on N)."""
     compiled = build("coba", 200, seed)
     for name in configs:
         run_one(compiled, "cuda", CONFIGS[name], 2e-3, seed)
-    run_one(compiled, "numba", {}, 2e-3, seed)
+    for name in cpu_configs(configs):
+        run_one(compiled, "numba", CPU_CONFIGS[name], 2e-3, seed)
 
 
 def _row(
@@ -233,8 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("-" * len(header))
-    # seconds per neuron of the last CPU run and build, to skip what would overrun the budget
-    cpu_per_neuron: dict[str, float] = {}
+    # seconds per neuron of the last CPU run (per model and precision) and build, to skip what
+    # would overrun the budget
+    cpu_per_neuron: dict[tuple[str, str], float] = {}
     build_per_neuron = 0.0
     for n in sizes:  # size-major: both models at a size before the next size
         for kind in args.models:
@@ -247,23 +264,31 @@ def main(argv: list[str] | None = None) -> int:
             build_per_neuron = (time.perf_counter() - t0) / n
             print(f"# {kind} N={n}: built in {time.perf_counter() - t0:.1f} s", flush=True)
             runs = [(name, "cuda", CONFIGS[name]) for name in args.configs]
-            estimate = cpu_per_neuron.get(kind, 0.0) * n
-            if estimate > min(args.cpu_limit, deadline - time.perf_counter() - 30):
-                print(f"# numba skipped: about {estimate:.0f} s expected (--cpu-limit, --budget)")
-            else:
-                runs.insert(0, ("numba", "numba", {}))
-            reference: str | None = None
+            for name in reversed(cpu_configs(args.configs)):
+                options = CPU_CONFIGS[name]
+                estimate = cpu_per_neuron.get((kind, options["precision"]), 0.0) * n
+                if estimate > min(args.cpu_limit, deadline - time.perf_counter() - 30):
+                    print(
+                        f"# {name} skipped: about {estimate:.0f} s expected (--cpu-limit, --budget)"
+                    )
+                else:
+                    runs.insert(0, (name, "numba", options))
+            # the Numba raster of each precision, once it has run
+            reference: dict[str, str] = {}
             for label, backend, options in runs:
                 if deadline - time.perf_counter() < 10:
                     print(f"# {label} skipped: the --budget is spent")
                     continue
                 r = run_one(compiled, backend, options, duration, args.seed)
+                precision = options["precision"]
                 if backend == "numba":
-                    reference = r["sha1"]
-                    cpu_per_neuron[kind] = r["loop"] / n
-                same = "-" if reference is None or backend == "numba" else "no"
-                if reference is not None and r["sha1"] == reference and backend != "numba":
-                    same = "yes"
+                    reference[precision] = r["sha1"]
+                    cpu_per_neuron[(kind, precision)] = r["loop"] / n
+                    same = "-"
+                elif precision not in reference:
+                    same = "-"
+                else:
+                    same = "yes" if r["sha1"] == reference[precision] else "no"
                 print(_row(kind, n, compiled, label, r, duration, same), flush=True)
             del compiled
     return 0

@@ -38,14 +38,16 @@ B. grid barrier; then **static delivery** into ``ring[(m + delay) % L]``, by the
      incoming synapses in (projection declaration order, synapse order) and adds the weight of
      each whose presynaptic neuron spiked at ``m``. Every ring entry therefore receives exactly
      the reference's additions in the reference's order (emission step, projection, synapse),
-     without atomics, and float64 results equal the reference **bit for bit**. Cost: every
+     without atomics, and results equal the reference's **bit for bit** (in either
+     precision, against the reference run in the same precision). Cost: every
      synapse's presynaptic flag is read every step (memory-bound: a 4-byte index per synapse,
      coalesced because the table is sliced ELL: per slice of 32 neurons, the q-th incoming
      synapses of its neurons are adjacent; padding to the slice's largest in-degree);
    * ``"scatter"``: neurons that spiked are appended to a list; one thread per spiking neuron
      walks its outgoing row and adds with ``cuda.atomic.add``. Cost is per synaptic event, but
      the order of float additions into a ring entry is whatever the atomics make it, so sums
-     may differ from the reference in the last bits (relative ~1e-16 in float64). Spikes are
+     may differ from the reference in the last bits (relative ~1e-16 in float64, ~6e-8 in
+     float32). Spikes are
      identical unless a membrane potential lands within that rounding of the threshold; in
      chaotic networks the trajectories then drift apart, as with any reordering. Tested: spikes
      exactly and state to ``rtol = 1e-12`` on short runs. A second grid barrier follows (step
@@ -58,8 +60,8 @@ B. grid barrier; then **static delivery** into ``ring[(m + delay) % L]``, by the
 **STDP** (exact semantics, :mod:`snn.plasticity`) is a per-post-neuron gather too. Plastic
 synapses are in a second sliced-ELL table over their post neuron, each neuron's in the
 reference's order (plastic projection declaration order, then synapse storage order), with their
-global pre neuron, ``delay * 2 + receptor``, weight (in the run's dtype), rule row, pre trace
-and last pre step. Every piece of plastic state belongs to one post neuron (a synapse's weight
+global pre neuron, ``delay * 2 + receptor``, weight (in the run's precision), rule row, pre
+trace and last pre step. Every piece of plastic state belongs to one post neuron (a synapse's weight
 and pre trace to its target, post traces to their neuron), so the thread that owns ``j`` does
 all of ``j``'s plasticity, in phase A, without atomics or extra barriers:
 
@@ -77,32 +79,45 @@ all of ``j``'s plasticity, in phase A, without atomics or extra barriers:
 
 Traces decay by the rules' tables (``decay[min(m - last, len - 1)]``), with the reference's
 "never" step (``int64 min // 4``) before a first event; their arithmetic is float64 in either
-dtype (weights are stored in the dtype and re-read before delivery, as the reference does),
-with every product ``_mul_exact``. With ``delivery="scatter"`` only static synapses are
-scattered: plasticity is the same gather, and weights depend on spike steps only, so they equal
-the reference's whenever the spikes do. A network without plastic projections runs a kernel
-compiled without this code.
+precision (weights are stored in the run's precision, so rounded to float32 in float32, and
+re-read before delivery, as the reference does), with every product ``_mul_exact``. With
+``delivery="scatter"`` only static synapses are scattered: plasticity is the same gather, and
+weights depend on spike steps only, so they equal the reference's whenever the spikes do. A
+network without plastic projections runs a kernel compiled without this code.
 
-Floating-point parity (``dtype="float64"``, the default) rests on the facts that make the Numba
-CPU backend exact, plus two CUDA-specific ones:
+Floating-point parity (``precision="float64"``, the default, and ``"float32"``) rests on the
+facts that make the Numba CPU backend exact, plus two CUDA-specific ones:
 
 * NVVM contracts ``a * b + c`` into a fused multiply-add by default (``-fma=1``; numba-cuda has no
   switch for it outside fastmath), which rounds once instead of twice. Every float64 product in
   the kernel is therefore ``libdevice.dmul_rn`` (``mul.rn.f64``, which is never fused);
-  additions, subtractions and IEEE division (``div.rn.f64``, numba-cuda's default without
-  fastmath) need nothing. ``IF_cond_exp``'s ``exp`` is :func:`snn.arith.exp_arith_kernel`
-  rewritten with the same operations in the same order (:func:`_exp_exact`), bit reinterpretation
-  by ``libdevice.double_as_longlong``/``longlong_as_double``;
-* float64 has no flush-to-zero on NVIDIA GPUs (only fastmath's ``-ftz`` affects float32).
+  additions, subtractions and IEEE division (``div.rn.f64``/``div.rn.f32``: NVVM's
+  ``-prec-div=1``, numba-cuda's default without fastmath) need nothing. ``IF_cond_exp``'s
+  ``exp`` is :func:`snn.arith.exp_arith_kernel` rewritten with the same operations in the same
+  order (:func:`_exp_exact`), bit reinterpretation by
+  ``libdevice.double_as_longlong``/``longlong_as_double``;
+* no flush-to-zero: float64 has none on NVIDIA GPUs, and float32 subnormals are kept too
+  unless fastmath's ``-ftz=1`` is given (it is not), as in NumPy.
+
+``precision="float32"`` (:mod:`snn.backends.precision`) halves the memory traffic and is
+exact the same way, against the reference run with ``precision="float32"``: state, constants
+(the reference's, rounded), static and plastic weights and the ring are float32, and every
+neuron update is float32 arithmetic in the reference's order (``IF_curr_exp``, ``IF_cond_exp``
+and ``AdaptiveLIF`` share the float64 source above, compiled for float32 operands). Products are
+``libdevice.fmul_rn`` (``__fmul_rn``, ``mul.rn.f32``: never fused; :func:`_mul_exact32`);
+``IF_cond_exp``'s ``exp`` is :func:`snn.arith.exp_arith32_kernel` rewritten with the same
+operations in the same order (:func:`_exp_exact32`), bit reinterpretation by
+``libdevice.float_as_int``/``int_as_float``; the literal zero of ``AdaptiveLIF``'s increments is
+a float32 constant (a float64 literal would promote the sum). Poisson ``p_spike`` is rounded to
+float32, as the reference's constant, and compared with the float64 uniforms; refractory tests
+and ``last_spike`` stay int64; STDP traces and arithmetic stay float64 with exact products, the
+new weight rounded to float32 when stored.
 
 Under the simulator the same kernel source runs as Python on NumPy scalars (IEEE operations one
-by one), so the simulator checks the order of operations; the no-FMA property of the compiled
-code is checked on PTX (``cuda.compile_ptx``, which needs only NVVM, no GPU).
-
-``dtype="float32"`` stores state, constants, weights and the ring in float32: half the memory
-traffic, not exact. Products are plain (NVVM may fuse them), ``exp`` is ``expf``. Poisson
-uniforms and ``p_spike`` stay float64, so source spikes are identical to the reference's; STDP
-traces and arithmetic stay float64 with exact products, as in the reference's float32 precision.
+by one, in the operands' type), so the simulator checks the order of operations in both
+precisions; the no-FMA property of the compiled code is checked on PTX (``cuda.compile_ptx``,
+which needs only NVVM, no GPU), and, without NVVM, on the kernel's LLVM IR (no plain ``fmul``:
+every product is a ``__nv_dmul_rn``/``__nv_fmul_rn`` call).
 
 Randomness: Poisson uniforms are drawn **on the host** from the reference's per-population
 generators (:func:`snn.network.run_generator`), ``rng.random((k, size))`` per chunk of ``k``
@@ -152,6 +167,7 @@ from snn.backends.numba_backend import (
     STDP_MULTIPLICATIVE,
     STDP_VOGELS,
 )
+from snn.backends.precision import precision_dtype
 from snn.compiled import CompiledNetwork
 from snn.network import run_generator
 from snn.recording import Recording, RecordingCollector
@@ -205,7 +221,6 @@ INT_CONSTS: dict[int, tuple[str, ...]] = {
 }
 N_INT_CONSTS = 3
 
-DTYPES = {"float64": np.float64, "float32": np.float32}
 DELIVERIES = ("gather", "scatter")
 
 #: most steps per chunk, and most Poisson uniforms (float64) drawn ahead per chunk
@@ -236,10 +251,14 @@ C_REC, C_SPK, C_STOP, C_TOTAL, N_COUNTERS = 0, 3, 6, 7, 8
 _dmul: Callable[[Any, Any], Any]
 _double_bits: Callable[[Any], Any]
 _bits_double: Callable[[Any], Any]
+_fmul: Callable[[Any, Any], Any]
+_float_bits: Callable[[Any], Any]
+_bits_float: Callable[[Any], Any]
 
 if SIMULATOR:
     # the simulator runs kernels as Python on NumPy scalars: IEEE operations one at a time, and
-    # libdevice's stubs return None there
+    # libdevice's stubs return None there. The float32 stand-ins convert their arguments as the
+    # libdevice signatures do on a GPU (float32, int32)
 
     def _sim_dmul(x: Any, y: Any) -> Any:
         return x * y
@@ -250,11 +269,24 @@ if SIMULATOR:
     def _sim_bits_double(bits: Any) -> Any:
         return np.int64(bits).view(np.float64)
 
+    def _sim_fmul(x: Any, y: Any) -> Any:
+        return np.float32(x) * np.float32(y)
+
+    def _sim_float_bits(x: Any) -> Any:
+        return np.float32(x).view(np.int32)
+
+    def _sim_bits_float(bits: Any) -> Any:
+        return np.int32(bits).view(np.float32)
+
     _dmul, _double_bits, _bits_double = _sim_dmul, _sim_double_bits, _sim_bits_double
+    _fmul, _float_bits, _bits_float = _sim_fmul, _sim_float_bits, _sim_bits_float
 else:  # pragma: no cover (needs a GPU)
     _dmul = libdevice.dmul_rn  # mul.rn.f64: never fused into an FMA
     _double_bits = libdevice.double_as_longlong
     _bits_double = libdevice.longlong_as_double
+    _fmul = libdevice.fmul_rn  # mul.rn.f32 (__fmul_rn): never fused either
+    _float_bits = libdevice.float_as_int
+    _bits_float = libdevice.int_as_float
 
 
 @cuda.jit(device=True)
@@ -264,8 +296,14 @@ def _mul_exact(x: Any, y: Any) -> Any:
 
 
 @cuda.jit(device=True)
+def _mul_exact32(x: Any, y: Any) -> Any:
+    """float32 ``x * y`` rounded on its own (``libdevice.fmul_rn``: never contracted)."""
+    return _fmul(x, y)
+
+
+@cuda.jit(device=True)
 def _mul_plain(x: Any, y: Any) -> Any:
-    """``x * y``; the compiler may fuse it with an addition (float32 mode)."""
+    """``x * y``; the compiler may fuse it with an addition (not used by the step kernel)."""
     return x * y
 
 
@@ -299,6 +337,31 @@ def _exp_exact(x: Any) -> Any:
 
 
 @cuda.jit(device=True)
+def _exp_exact32(x: Any) -> Any:
+    """:func:`snn.arith.exp_arith32_kernel` for one float32: the same operations, same order.
+
+    ``exp(x) = 2^n e^r`` as :func:`_exp_exact`, in float32: a 9-trailing-zero ``ln 2`` high
+    part, a degree-7 Taylor polynomial (Estrin), int32 exponent bits. Every product is
+    ``_fmul`` (``libdevice.fmul_rn`` on a GPU), bit reinterpretation
+    ``libdevice.float_as_int``/``int_as_float``.
+    """
+    xc = arith.X_MIN_F32 if x < arith.X_MIN_F32 else x  # arith.clamp: nan stays nan
+    xc = arith.X_MAX_F32 if xc > arith.X_MAX_F32 else xc
+    shifted = _fmul(xc, arith.INV_LN2_F32) + arith.SHIFTER_F32
+    n = _float_bits(shifted) - arith.SHIFTER_F32_BITS
+    nf = shifted - arith.SHIFTER_F32
+    r = (xc - _fmul(nf, arith.LN2_HI_F32)) - _fmul(nf, arith.LN2_LO_F32)
+    r2 = _fmul(r, r)
+    p = ((arith.F2 + _fmul(arith.F3, r)) + _fmul(arith.F4 + _fmul(arith.F5, r), r2)) + _fmul(
+        arith.F6 + _fmul(arith.F7, r), _fmul(r2, r2)
+    )
+    y = arith.ONE_F32 + (r + _fmul(r2, p))
+    h = n >> 1
+    scale_lo = _bits_float((h + arith.EXPONENT_BIAS_F32) << 23)
+    return _fmul(_fmul(y, scale_lo), _bits_float((n - h + arith.EXPONENT_BIAS_F32) << 23))
+
+
+@cuda.jit(device=True)
 def _clip(w: Any, w_min: Any, w_max: Any) -> Any:
     """``np.minimum(np.maximum(w, w_min), w_max)`` as comparisons (nan stays nan, and an equal
     bound keeps ``w``, as NumPy's)."""
@@ -308,7 +371,7 @@ def _clip(w: Any, w_min: Any, w_max: Any) -> Any:
 
 @cuda.jit(device=True)
 def _exp_plain(x: Any) -> Any:
-    """``exp(x)`` of the device's math library (``expf`` in float32 mode)."""
+    """``exp(x)`` of the device's math library (not used by the step kernel: not exact)."""
     return math.exp(x)
 
 
@@ -316,11 +379,16 @@ def _exp_plain(x: Any) -> Any:
 # the kernel
 
 
-def _build_kernel(exact: bool, scatter: bool, plastic: bool) -> Any:
-    """The persistent step kernel for one arithmetic (exact float64 or plain), delivery, and
-    with or without plastic projections (a constant: the static kernel has no STDP code)."""
-    mul = _mul_exact if exact else _mul_plain
-    exp = _exp_exact if exact else _exp_plain
+def _build_kernel(precision: str, scatter: bool, plastic: bool) -> Any:
+    """The persistent step kernel for one precision (``"float64"`` or ``"float32"``: the type of
+    the neuron arithmetic, exact in both), delivery, and with or without plastic projections (a
+    constant: the static kernel has no STDP code)."""
+    single = precision == "float32"
+    mul = _mul_exact32 if single else _mul_exact
+    exp = _exp_exact32 if single else _exp_exact
+    # the reference's np.where(spiked, b, 0.0) in the state's type (a float64 literal would
+    # turn the float32 sum into a float64 one)
+    zero = np.float32(0.0) if single else np.float64(0.0)
     # spike flags are kept for L steps when plastic arrivals read them (spikes of m - delay) or
     # gather delivery does (spikes of m)
     keep_flags = plastic or not scatter
@@ -368,7 +436,7 @@ def _build_kernel(exact: bool, scatter: bool, plastic: bool) -> Any:
         pl_pre: Any,  # global presynaptic neuron
         pl_dr: Any,  # delay * 2 + receptor
         pl_rule: Any,  # row of its projection in rule_f / rule_i
-        pl_w: Any,  # weight (in the run's dtype)
+        pl_w: Any,  # weight (in the run's precision)
         pl_trace: Any,  # pre trace (float64) and the step of its last pre event
         pl_last: Any,
         rule_f: Any,  # (Q, N_RULE_F) float64
@@ -502,8 +570,8 @@ def _build_kernel(exact: bool, scatter: bool, plastic: bool) -> Any:
                         theta = mul(state[4, j], fconst[11, k])
                         spiked = v_new > thresh + theta and not refractory
                         w_new = mul(state[3, j], fconst[9, k])
-                        state[3, j] = w_new + (fconst[10, k] if spiked else 0.0)
-                        state[4, j] = theta + (fconst[12, k] if spiked else 0.0)
+                        state[3, j] = w_new + (fconst[10, k] if spiked else zero)
+                        state[4, j] = theta + (fconst[12, k] if spiked else zero)
                     else:
                         spiked = v_new > thresh and not refractory
                     state[0, j] = reset if spiked else v_new
@@ -584,13 +652,13 @@ def _build_kernel(exact: bool, scatter: bool, plastic: bool) -> Any:
     return run_steps
 
 
-_KERNELS: dict[tuple[bool, bool, bool], Any] = {}
+_KERNELS: dict[tuple[str, bool, bool], Any] = {}
 
 
-def _kernel(exact: bool, scatter: bool, plastic: bool) -> Any:
-    key = (exact, scatter, plastic)
+def _kernel(precision: str, scatter: bool, plastic: bool) -> Any:
+    key = (precision, scatter, plastic)
     if key not in _KERNELS:
-        _KERNELS[key] = _build_kernel(exact, scatter, plastic)
+        _KERNELS[key] = _build_kernel(precision, scatter, plastic)
     return _KERNELS[key]
 
 
@@ -639,8 +707,10 @@ class CudaSimulator:
 
     Options:
 
-    * ``dtype``: ``"float64"`` (default; bit-identical to the NumPy reference with
-      ``delivery="gather"``) or ``"float32"`` (half the memory traffic; not exact);
+    * ``precision``: ``"float64"`` (default) or ``"float32"`` (half the memory traffic): the
+      type of state, constants, weights and neuron arithmetic (:mod:`snn.backends.precision`);
+      with ``delivery="gather"``, bit-identical to the NumPy reference run in the same
+      precision. ``dtype`` is the NumPy type it gives;
     * ``delivery``: ``"gather"`` (default; deterministic, cost per synapse and step) or
       ``"scatter"`` (atomic adds, cost per synaptic event; float sums in a nondeterministic
       order, so state agrees with the reference to rounding, ~1e-16 relative in float64);
@@ -650,7 +720,7 @@ class CudaSimulator:
     ``run`` may be called repeatedly and continues where it stopped.
     """
 
-    OPTIONS: tuple[str, ...] = ("dtype", "delivery", "threads_per_block")
+    OPTIONS: tuple[str, ...] = ("precision", "delivery", "threads_per_block")
 
     def __init__(self, compiled: CompiledNetwork, seed: int, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.OPTIONS))
@@ -659,7 +729,8 @@ class CudaSimulator:
                 f"cuda backend: unknown option(s) {', '.join(unknown)}; "
                 f"valid options: {', '.join(self.OPTIONS)}"
             )
-        self.dtype = _parse_dtype(options.get("dtype", "float64"))
+        self.precision: str = options.get("precision", "float64")
+        self.dtype = precision_dtype("cuda", self.precision, compiled.semantics)
         delivery = options.get("delivery", "gather")
         if delivery not in DELIVERIES:
             raise ValueError(
@@ -689,7 +760,7 @@ class CudaSimulator:
             p.index: run_generator(seed, p.index) for p in compiled.populations if p.is_poisson
         }
         self._lower(compiled)
-        self._kernel = _kernel(self.dtype == np.float64, self.delivery == "scatter", self._plastic)
+        self._kernel = _kernel(self.precision, self.delivery == "scatter", self._plastic)
         self._blocks: int | None = None
         self._sample_steps: list[list[IntArray]] = [[] for _ in self._channels]
         self._sample_values: list[list[FloatArray]] = [[] for _ in self._channels]
@@ -711,7 +782,7 @@ class CudaSimulator:
         draw_col = np.zeros(n, np.int64)
         state = np.zeros((N_STATE_ROWS, n))
         last_spike = np.zeros(n, np.int64)
-        fcols: list[FloatArray] = []
+        fcols: list[NDArray[np.floating[Any]]] = []
         icols: list[IntArray] = []
         pcols: list[FloatArray] = []
         n_cols = n_draw = 0
@@ -724,7 +795,7 @@ class CudaSimulator:
             kind = MODEL_CODES[p.model.name]
             sl = slice(int(off), int(off) + p.size)
             code[sl] = kind
-            f = np.zeros((N_FLOAT_CONSTS, p.size))
+            f = np.zeros((N_FLOAT_CONSTS, p.size), T)  # rounded as the reference's constants
             i = np.zeros((N_INT_CONSTS, p.size), np.int64)
             ps = np.zeros(p.size)
             for row, key in enumerate(FLOAT_CONSTS[kind]):
@@ -733,7 +804,8 @@ class CudaSimulator:
                 if key in p.consts:
                     i[row] = p.consts[key]
             if kind == POISSON:
-                ps[:] = p.consts["p_spike"]
+                # a constant in the run's precision, compared with float64 uniforms (reference)
+                ps[:] = np.asarray(p.consts["p_spike"]).astype(T)
                 self._draw_off[p.index] = n_draw
                 draw_col[sl] = n_draw + np.arange(p.size)
                 n_draw += p.size
@@ -844,9 +916,7 @@ class CudaSimulator:
         self._d = {
             "code": dev(code),
             "column": dev(column),
-            "fconst": dev(
-                np.hstack(fcols).astype(T) if fcols else np.zeros((N_FLOAT_CONSTS, 1), T)
-            ),
+            "fconst": dev(np.hstack(fcols) if fcols else np.zeros((N_FLOAT_CONSTS, 1), T)),
             "iconst": dev(np.hstack(icols) if icols else np.zeros((N_INT_CONSTS, 1), np.int64)),
             "p_spike": dev(_cat(pcols, np.float64)),
             "draw_col": dev(draw_col),
@@ -1071,7 +1141,7 @@ class CudaSimulator:
             duration,
             "cuda",
             self.seed,
-            dtype=np.dtype(self.dtype).name,
+            precision=self.precision,
             delivery=self.delivery,
             simulator=SIMULATOR,
         )
@@ -1114,16 +1184,6 @@ def check_supported(compiled: CompiledNetwork) -> None:
                 f"it cannot run; supported models: {', '.join(MODEL_CODES)}; "
                 "backend='numpy' runs every model"
             )
-
-
-def _parse_dtype(value: Any) -> type[np.floating[Any]]:
-    try:
-        name = np.dtype(value).name
-    except TypeError:
-        name = repr(value)
-    if name not in DTYPES:
-        raise ValueError(f"cuda backend: dtype must be one of {', '.join(DTYPES)}, got {value!r}")
-    return DTYPES[name]  # type: ignore[return-value]
 
 
 def _bitwise_uniform(values: NDArray[Any]) -> bool:
