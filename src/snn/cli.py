@@ -161,7 +161,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         f"simulating {args.duration:g} s on {backend}"
         + ("" if args.precision == "float64" else f" in {args.precision}")
     )
-    # float64 is every backend's default; only the numpy and numba backends take float32
+    # float64 is every backend's default; the numpy, numba and cuda backends take float32
     options = {} if args.precision == "float64" else {"precision": args.precision}
     progress = not args.no_progress
     rec, wall = _run(net, args.duration, backend, args.seed, progress=progress, **options)
@@ -975,8 +975,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=["float64", "float32"],
         default="float64",
-        help="float type of state, weights and arithmetic (numpy and numba backends; float32 is "
-        "faster, not bit-identical to float64); default float64",
+        help="float type of state, weights and arithmetic (numpy, numba and cuda backends; "
+        "float32 is faster, not bit-identical to float64); default float64",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_cmd_simulate)
