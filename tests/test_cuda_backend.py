@@ -22,7 +22,6 @@ simulator's bit-parity carry over to a GPU), is checked on the kernels' LLVM IR 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import cuda_sim
 import snn
 from parity import assert_identical
 from snn import arith
@@ -40,32 +40,14 @@ from snn.backends import get_backend
 from snn.compiled import compile_network
 from snn.recording import Recording
 
-
-def _import_numba_cuda_simulated() -> None:
-    """Import numba.cuda with NUMBA_ENABLE_CUDASIM=1 (unless set), then restore the variable."""
-    before = os.environ.get("NUMBA_ENABLE_CUDASIM")
-    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
-    try:
-        if importlib.util.find_spec("numba_cuda") is not None:
-            importlib.import_module("numba.cuda")
-    finally:
-        if before is None:
-            del os.environ["NUMBA_ENABLE_CUDASIM"]
-
-
-_import_numba_cuda_simulated()
+cuda_sim.use_simulator()
 pytest.importorskip("numba_cuda", reason="the cuda backend needs the 'numba-cuda' package")
 
 from numba import cuda  # noqa: E402  (after the simulator switch)
 
 from snn.backends import cuda_backend  # noqa: E402
 
-if cuda_backend.unavailable_reason() is not None:
-    pytest.skip(
-        f"{cuda_backend.unavailable_reason()} (numba.cuda was imported before this module "
-        "could enable the simulator: run this file on its own)",
-        allow_module_level=True,
-    )
+cuda_sim.skip_module_unless_available()
 
 DT = 0.1e-3
 LIF = dict(

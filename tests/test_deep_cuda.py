@@ -15,8 +15,6 @@ and membrane changes equal :func:`snn.deep.run_reference`'s for that sample
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import subprocess
 import sys
@@ -25,6 +23,7 @@ import textwrap
 import numpy as np
 import pytest
 
+import cuda_sim
 import snn
 from snn import deep
 from snn.connectors import Conv2d, Dense, Pool2d
@@ -32,30 +31,11 @@ from snn.deep.reference import DeepResult
 from snn.models.dvs import csnn_network
 from snn.neurons import DeltaLIF, LeakyIntegrator
 
-
-def _import_numba_cuda_simulated() -> None:
-    """Import numba.cuda with NUMBA_ENABLE_CUDASIM=1 (unless set), then restore the variable."""
-    before = os.environ.get("NUMBA_ENABLE_CUDASIM")
-    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
-    try:
-        if importlib.util.find_spec("numba_cuda") is not None:
-            importlib.import_module("numba.cuda")
-    finally:
-        if before is None:
-            del os.environ["NUMBA_ENABLE_CUDASIM"]
-
-
-_import_numba_cuda_simulated()
+cuda_sim.use_simulator()
 pytest.importorskip("numba_cuda", reason="the cuda executor needs the 'numba-cuda' package")
 
-from snn.backends import cuda_backend  # noqa: E402  (after the simulator switch)
 
-if cuda_backend.unavailable_reason() is not None:
-    pytest.skip(
-        f"{cuda_backend.unavailable_reason()} (numba.cuda was imported before this module "
-        "could enable the simulator: run this file on its own)",
-        allow_module_level=True,
-    )
+cuda_sim.skip_module_unless_available()
 
 from snn.deep.cuda_kernel import run_cuda_batch  # noqa: E402
 
