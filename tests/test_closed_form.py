@@ -651,6 +651,33 @@ STDP_CASES = {
 }
 
 
+def _single_pair_weights(rule: snn.STDP, w0: float, delay: int, backend: str) -> np.ndarray:
+    """The recorded weights (steps, LAGS.size) of the single-pair set-up (see below)."""
+    pre_steps = POST_STEP - delay - LAGS
+    n_steps = POST_STEP + LAGS.max() + 3
+    net = snn.Network(dt=DT, seed=8)
+    pre = net.population(LAGS.size, snn.SpikeSourceArray([[s * DT] for s in pre_steps]), "pre")
+    teacher = net.population(1, snn.SpikeSourceArray([(POST_STEP - 1) * DT]), label="teacher")
+    post = net.population(1, snn.IF_curr_exp(tau_refrac=10e-3), label="post")
+    net.connect(teacher, post, snn.OneToOne(), weight=500e-9, delay=DT)
+    proj = net.connect(
+        pre,
+        post,
+        snn.AllToAll(),
+        weight=w0,
+        delay=delay * DT,
+        receptor="inhibitory",
+        plasticity=rule,
+    )
+    net.record(post, "spikes", label="post")
+    net.record(proj, "weights", label="weights")
+    rec = net.run(n_steps * DT, backend=backend)
+    assert spike_steps(rec.spikes["post"].times, DT) == [POST_STEP]
+    np.testing.assert_array_equal(proj.pre_idx, np.arange(LAGS.size))  # synapse j <-> LAGS[j]
+    weights: np.ndarray = rec.trace("weights", "weights").values
+    return weights
+
+
 @pytest.mark.parametrize("delay", [1, 4])
 @pytest.mark.parametrize("case", list(STDP_CASES))
 def test_stdp_single_pairs(backend: str, case: str, delay: int) -> None:
@@ -675,30 +702,8 @@ def test_stdp_single_pairs(backend: str, case: str, delay: int) -> None:
     params, w0 = STDP_CASES[case]
     dependence = "multiplicative" if case == "multiplicative" else "additive"
     rule = snn.STDP(dependence, **params)
-    pre_steps = POST_STEP - delay - LAGS
+    weights = _single_pair_weights(rule, w0, delay, backend)
     n_steps = POST_STEP + LAGS.max() + 3
-
-    net = snn.Network(dt=DT, seed=8)
-    pre = net.population(LAGS.size, snn.SpikeSourceArray([[s * DT] for s in pre_steps]), "pre")
-    teacher = net.population(1, snn.SpikeSourceArray([(POST_STEP - 1) * DT]), label="teacher")
-    post = net.population(1, snn.IF_curr_exp(tau_refrac=10e-3), label="post")
-    net.connect(teacher, post, snn.OneToOne(), weight=500e-9, delay=DT)
-    proj = net.connect(
-        pre,
-        post,
-        snn.AllToAll(),
-        weight=w0,
-        delay=delay * DT,
-        receptor="inhibitory",
-        plasticity=rule,
-    )
-    net.record(post, "spikes", label="post")
-    net.record(proj, "weights", label="weights")
-    rec = net.run(n_steps * DT, backend=backend)
-    assert spike_steps(rec.spikes["post"].times, DT) == [POST_STEP]
-    np.testing.assert_array_equal(proj.pre_idx, np.arange(LAGS.size))  # synapse j <-> LAGS[j]
-
-    weights = rec.trace("weights", "weights").values
     assert weights.shape == (n_steps, LAGS.size)
     tau_p, tau_m = params["tau_plus"], params["tau_minus"]
     lo, hi = params["w_min"], params["w_max"]
@@ -740,27 +745,7 @@ def test_inhibitory_stdp_single_pairs(backend: str, delay: int) -> None:
     rule = snn.InhibitorySTDP(tau=tau, eta=eta, rho0=rho0, w_min=0.0, w_max=1e-9)
     alpha = 2 * rho0 * tau
     assert rule.alpha == pytest.approx(alpha, rel=1e-15)
-    pre_steps = POST_STEP - delay - LAGS
-    n_steps = POST_STEP + LAGS.max() + 3
-    net = snn.Network(dt=DT, seed=8)
-    pre = net.population(LAGS.size, snn.SpikeSourceArray([[s * DT] for s in pre_steps]), "pre")
-    teacher = net.population(1, snn.SpikeSourceArray([(POST_STEP - 1) * DT]), label="teacher")
-    post = net.population(1, snn.IF_curr_exp(tau_refrac=10e-3), label="post")
-    net.connect(teacher, post, snn.OneToOne(), weight=500e-9, delay=DT)
-    proj = net.connect(
-        pre,
-        post,
-        snn.AllToAll(),
-        weight=w0,
-        delay=delay * DT,
-        receptor="inhibitory",
-        plasticity=rule,
-    )
-    net.record(post, "spikes", label="post")
-    net.record(proj, "weights", label="weights")
-    rec = net.run(n_steps * DT, backend=backend)
-    assert spike_steps(rec.spikes["post"].times, DT) == [POST_STEP]
-    weights = rec.trace("weights", "weights").values
+    weights = _single_pair_weights(rule, w0, delay, backend)
     for j, lag in enumerate(LAGS):
         arrival = POST_STEP - int(lag)
         trace = weights[:, j]
