@@ -13,7 +13,12 @@ Tolerances:
   spikes, state traces and plastic weights equal the NumPy reference run in the same precision
   bit for bit (``np.array_equal``);
 * ``delivery="scatter"`` (float atomics, nondeterministic summation order): spikes equal, state
-  to ``rtol = 1e-12``; plastic weights (which depend on spike steps only) bit for bit.
+  to ``rtol = 1e-12``; plastic weights (which depend on spike steps only) bit for bit;
+* ``poisson_rng="device"`` (per-neuron xoroshiro128+ generators, not the reference's stream):
+  bit for bit against itself (same seed, other chunking and block size); against the theory of
+  Bernoulli(``p_spike``) steps by statistical bounds stated in each test (counts within 4
+  standard deviations, chi-square tests at p > 1e-4, correlations within 5 standard errors),
+  and downstream rates within 4 standard deviations of the reference's (host-RNG) ensemble.
 
 The absence of fused multiply-adds in the compiled kernels, float64 and float32 (what makes the
 simulator's bit-parity carry over to a GPU), is checked on the kernels' LLVM IR (no plain
@@ -23,6 +28,7 @@ simulator's bit-parity carry over to a GPU), is checked on the kernels' LLVM IR 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -31,6 +37,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
+from scipy import stats
 
 import cuda_sim
 import snn
@@ -388,6 +396,199 @@ def test_stdp_state_persists_across_chunks_relaunches_and_runs() -> None:
     )
 
 
+# ------------------------------------------------------------------------------------------------
+# poisson_rng="device": per-neuron xoroshiro128+ generators on the device
+
+#: numba-cuda's xoroshiro128+ code runs on NumPy uint64 scalars in the simulator (wrapping)
+_UINT64_WRAP = "ignore:overflow encountered:RuntimeWarning"
+
+
+@pytest.mark.filterwarnings(_UINT64_WRAP)
+def test_device_rng_is_reproducible_and_depends_on_the_seed() -> None:
+    """The same seed gives the same recording bit for bit, also with another chunking and
+    block size (each neuron owns its generator); another seed other source spikes; neither is
+    the reference's stream."""
+    compiled = compile_network(_driven("IF_curr_exp", True))
+    n_steps = 50
+
+    def run(seed: int, chunk: int | None = None, threads: int | None = None) -> Recording:
+        options = {} if threads is None else {"threads_per_block": threads}
+        sim = cuda_backend.CudaSimulator(compiled, seed, poisson_rng="device", **options)
+        if chunk is not None:
+            sim._chunk_steps = chunk
+        sim.run(n_steps)
+        return sim.recording(n_steps * DT)
+
+    first = run(7)
+    assert first.metadata["poisson_rng"] == "device"
+    assert first.spikes["drive_view"].count > 10 and first.spikes["pop"].count > 3
+    assert assert_identical(first, run(7, chunk=9, threads=3)) > 20
+    other = run(8)
+    ref_sim = get_backend("numpy").make_simulator(compiled, 7)
+    ref_sim.run(n_steps)
+    ref = ref_sim.recording(n_steps * DT)
+
+    def source_spikes(rec: Recording) -> NDArray[np.float64]:
+        sa = rec.spikes["drive_view"]
+        return np.column_stack((sa.times, sa.ids))
+
+    assert not np.array_equal(source_spikes(first), source_spikes(other)), "seed ignored"
+    assert not np.array_equal(source_spikes(first), source_spikes(ref)), "the host stream?"
+
+
+#: the statistics network: two Poisson populations (one on only in a window) and LIF neurons
+#: driven by the first; 2000 steps, the seed of the device run
+STAT_STEPS, STAT_SEED = 2000, 5
+WINDOW = (500, 1500)  # steps of the "window" population's [start, stop)
+
+
+def _poisson_network() -> snn.Network:
+    net = snn.Network(dt=DT, seed=1)
+    fast = net.population(10, snn.SpikeSourcePoisson(rate=500.0), label="fast")
+    net.population(
+        5,
+        snn.SpikeSourcePoisson(
+            rate=300.0, start=WINDOW[0] * DT, duration=(WINDOW[1] - WINDOW[0]) * DT
+        ),
+        label="window",
+    )
+    lif = net.population(6, snn.IF_curr_exp(**LIF), label="lif")
+    net.connect(fast, lif, snn.FixedProbability(0.6), weight=30e-12, delay=0.2e-3)
+    for label in ("fast", "window", "lif"):
+        net.record(net.population_by_label(label), "spikes")
+    return net
+
+
+@pytest.fixture(scope="module")
+def device_run() -> tuple[snn.Network, Recording]:
+    """One device-RNG run of :func:`_poisson_network` (one thread: the simulator's fastest)."""
+    net = _poisson_network()
+    out = net.run(
+        STAT_STEPS * DT, backend="cuda", seed=STAT_SEED, poisson_rng="device", threads_per_block=1
+    )
+    assert out.metadata["poisson_rng"] == "device"
+    return net, out
+
+
+def _raster(rec: Recording, label: str, size: int) -> NDArray[np.bool_]:
+    """``(steps, neurons)`` spike raster of a population's recording."""
+    sp = rec.spikes[label]
+    raster = np.zeros((STAT_STEPS, size), dtype=bool)
+    raster[np.rint(sp.times / DT).astype(np.int64), sp.ids] = True
+    return raster
+
+
+def _p_spike(net: snn.Network, label: str) -> float:
+    compiled = compile_network(net)
+    (pop,) = (p for p in compiled.populations if p.label == label)
+    return float(np.unique(pop.consts["p_spike"])[0])
+
+
+#: the Poisson populations of the statistics network: label, size, [first, last) active step
+_SOURCES = (("fast", 10, (0, STAT_STEPS)), ("window", 5, WINDOW))
+
+
+@pytest.mark.filterwarnings(_UINT64_WRAP)
+def test_device_rng_spike_counts_match_the_rate(
+    device_run: tuple[snn.Network, Recording],
+) -> None:
+    """Every step in its window a Poisson neuron spikes with probability ``p = p_spike``, so a
+    neuron's count over ``T`` active steps is Binomial(T, p). Bounds: each population's total,
+    and the total of both, within 4 standard deviations of the mean; per neuron, the sum of the
+    squared standardized counts (chi-square with one degree of freedom per neuron) neither too
+    large nor too small (two-sided p > 1e-4); no spike outside the window."""
+    net, out = device_run
+    total = mean_total = var_total = 0.0
+    for label, size, (lo, hi) in _SOURCES:
+        p = _p_spike(net, label)
+        raster = _raster(out, label, size)
+        assert not raster[:lo].any() and not raster[hi:].any(), f"{label}: outside its window"
+        counts = raster.sum(axis=0)
+        mean, var = (hi - lo) * p, (hi - lo) * p * (1 - p)
+        z = (counts.sum() - size * mean) / math.sqrt(size * var)
+        assert abs(z) < 4, f"{label}: {counts.sum()} spikes, expected {size * mean:.0f} (z={z:.2f})"
+        chi2 = float(((counts - mean) ** 2 / var).sum())
+        assert min(stats.chi2.sf(chi2, size), stats.chi2.cdf(chi2, size)) > 1e-4, (label, counts)
+        total += counts.sum()
+        mean_total += size * mean
+        var_total += size * var
+    assert abs(total - mean_total) < 4 * math.sqrt(var_total), (total, mean_total)
+
+
+@pytest.mark.filterwarnings(_UINT64_WRAP)
+def test_device_rng_inter_spike_intervals_are_geometric(
+    device_run: tuple[snn.Network, Recording],
+) -> None:
+    """Intervals between a neuron's consecutive spikes are Geometric(p) on 1, 2, ... steps
+    (mean ``1/p``, standard deviation ``sqrt(1 - p)/p``, CV ``sqrt(1 - p)``). Bounds, per
+    population, over the pooled intervals (n of them): the mean within 4 standard errors; the
+    CV within ``4/sqrt(n)`` (the sample CV of near-exponential intervals has a standard
+    deviation of about ``1/sqrt(n)``); a chi-square goodness of fit over interval bins
+    (probabilities from ``P(ISI >= k) = (1 - p)^(k - 1)``) at p > 1e-4. The finite run biases
+    the observed intervals by about ``ISI / T`` (<= 1 % of the mean here): far inside these."""
+    net, out = device_run
+    edges = np.array([1, 2, 4, 7, 11, 16, 22, 30, 42, 60, 90])  # bins [edge, next edge), last open
+    for label, size, _ in _SOURCES:
+        p = _p_spike(net, label)
+        raster = _raster(out, label, size)
+        isi = np.concatenate([np.diff(np.flatnonzero(raster[:, i])) for i in range(size)])
+        n = isi.size
+        assert n > 100, f"{label}: too few intervals ({n})"
+        z = (isi.mean() - 1 / p) / (math.sqrt(1 - p) / p / math.sqrt(n))
+        assert abs(z) < 4, f"{label}: mean interval {isi.mean():.2f}, expected {1 / p:.2f}"
+        cv = isi.std(ddof=1) / isi.mean()
+        assert abs(cv - math.sqrt(1 - p)) < 4 / math.sqrt(n), f"{label}: CV {cv:.3f}"
+        survival = (1 - p) ** (edges - 1.0)  # P(ISI >= edge)
+        expected = n * -np.diff(np.append(survival, 0.0))
+        observed = np.bincount(np.searchsorted(edges, isi, side="right") - 1, minlength=edges.size)
+        keep = expected >= 5  # bins too small for the test are merged into the tail
+        observed = np.append(observed[keep], observed[~keep].sum())
+        expected = np.append(expected[keep], expected[~keep].sum())
+        chi2 = float(((observed - expected) ** 2 / np.maximum(expected, 1e-12)).sum())
+        assert stats.chi2.sf(chi2, observed.size - 1) > 1e-4, (label, observed, expected)
+
+
+@pytest.mark.filterwarnings(_UINT64_WRAP)
+def test_device_rng_neurons_have_independent_streams(
+    device_run: tuple[snn.Network, Recording],
+) -> None:
+    """Distinct Poisson neurons, within a population and across populations (which are seeded
+    separately), have distinct spike trains, and the Pearson correlation of every pair's
+    rasters over the ``T`` steps where both are active stays within 5 standard errors
+    (``1/sqrt(T)`` for independent trains). A population seeded like another would share its
+    uniforms: correlation ~0.8 at these rates."""
+    _, out = device_run
+    rasters = [_raster(out, label, size) for label, size, _ in _SOURCES]
+    both = np.hstack(rasters)
+    trains = {both[:, i].tobytes() for i in range(both.shape[1])}
+    assert len(trains) == both.shape[1], "two neurons have identical spike trains"
+    for steps in (slice(0, STAT_STEPS), slice(*WINDOW)):
+        block = rasters[0][steps] if steps.start == 0 else both[steps]
+        r = np.corrcoef(block.T.astype(np.float64))
+        off = r[~np.eye(r.shape[0], dtype=bool)]
+        bound = 5 / math.sqrt(block.shape[0])
+        assert np.abs(off).max() < bound, f"max |r| {np.abs(off).max():.3f} >= {bound:.3f}"
+
+
+@pytest.mark.filterwarnings(_UINT64_WRAP)
+def test_device_rng_drives_downstream_neurons_at_the_host_rate(
+    device_run: tuple[snn.Network, Recording],
+) -> None:
+    """LIF neurons driven by device-RNG sources fire as with the reference's (host) draws:
+    their total spike count is within 4 standard deviations (``sd sqrt(1 + 1/R)``, a
+    prediction interval) of the mean over R = 20 reference runs with other seeds. The host
+    option is the reference bit for bit (the parity tests above), so this ensemble is the
+    host RNG's."""
+    net, out = device_run
+    counts = np.array(
+        [net.run(STAT_STEPS * DT, seed=seed).spikes["lif"].count for seed in range(100, 120)]
+    )
+    mean, sd = counts.mean(), counts.std(ddof=1)
+    assert mean > 20, "the LIF neurons must fire for the comparison to mean something"
+    device = out.spikes["lif"].count
+    assert abs(device - mean) < 4 * sd * math.sqrt(1 + 1 / counts.size), (device, counts)
+
+
 def test_unsupported_features_fail_at_construction_naming_the_alternative() -> None:
     spin = snn.Network(dt=1e-3, semantics="spinnaker")
     spin.population(2, snn.IF_curr_exp(), label="p")
@@ -404,7 +605,7 @@ def test_unsupported_features_fail_at_construction_naming_the_alternative() -> N
 
 def test_options_are_validated() -> None:
     compiled = compile_network(_driven("IF_curr_exp", False))
-    valid = r"valid options: precision, delivery, threads_per_block"
+    valid = r"valid options: precision, delivery, poisson_rng, threads_per_block"
     with pytest.raises(ValueError, match=rf"unknown option\(s\) fastmath; {valid}"):
         cuda_backend.CudaSimulator(compiled, 0, fastmath=True)
     with pytest.raises(ValueError, match=rf"unknown option\(s\) dtype; {valid}"):
@@ -417,6 +618,13 @@ def test_options_are_validated() -> None:
         cuda_backend.CudaSimulator(compiled, 0, delivery="atomic")
     with pytest.raises(ValueError, match="threads_per_block"):
         cuda_backend.CudaSimulator(compiled, 0, threads_per_block=0)
+    for bad in ("cuRAND", "Device", None, True):
+        with pytest.raises(
+            ValueError, match=rf"poisson_rng must be one of host, device, got {bad!r}"
+        ):
+            cuda_backend.CudaSimulator(compiled, 0, poisson_rng=bad)
+    with pytest.raises(ValueError, match="poisson_rng must be one of host, device"):
+        _driven("IF_curr_exp", False).run(0.001, backend="cuda", poisson_rng="numpy")
     sim = cuda_backend.CudaSimulator(compiled, 0, precision="float32")
     assert sim.precision == "float32" and sim.dtype == np.float32
     assert sim._d["state"].dtype == np.float32 and sim._d["fconst"].dtype == np.float32
@@ -456,7 +664,8 @@ def kernel(a):
 cuda.compile_ptx(kernel, (float64[::1],), cc=(9, 0))
 """
 
-#: compiles the step kernels (gather, scatter, STDP) in both precisions for sm_90 without a GPU
+#: compiles the step kernels (gather, scatter, STDP, device RNG) in both precisions for sm_90
+#: without a GPU
 #: and prints, per kernel, counts of instructions in its PTX (``ptx``) or LLVM IR (``ir``)
 _KERNEL_SCRIPT = """
 import json, re, sys
@@ -473,6 +682,7 @@ class _Device:  # cooperative-group device functions ask the current device for 
 
 dispatcher.get_current_device = lambda: _Device()
 cb.unavailable_reason = lambda: None
+cb.init_xoroshiro128p_states = lambda states, seed: None  # numpy stand-ins: no device copy
 cuda.to_device = np.asarray
 cuda.device_array = lambda n, dtype: np.zeros(n, dtype)
 launched = {}
@@ -502,11 +712,20 @@ post = plastic.population(3, snn.IF_curr_exp(), label="post")
 for rule in (snn.STDP("multiplicative"), snn.InhibitorySTDP()):
     plastic.connect(src, post, snn.AllToAll(), weight=1e-10, plasticity=rule)
 plastic.record(plastic.projections[0], "weights")
+poisson = snn.Network(dt=1e-4, seed=1)
+drive = poisson.population(4, snn.SpikeSourcePoisson(rate=100.0), label="drive")
+cond = poisson.population(3, snn.IF_cond_exp(), label="cond")
+poisson.connect(drive, cond, snn.AllToAll(), weight=1e-9)
 for precision in ("float64", "float32"):
-    for name, net, delivery in (
-        ("gather", coba, "gather"), ("scatter", coba, "scatter"), ("stdp", plastic, "gather")
+    for name, net, delivery, rng in (
+        ("gather", coba, "gather", "host"),
+        ("scatter", coba, "scatter", "host"),
+        ("stdp", plastic, "gather", "host"),
+        ("device_rng", poisson, "gather", "device"),
     ):
-        sim = cb.CudaSimulator(compile_network(net), 1, delivery=delivery, precision=precision)
+        sim = cb.CudaSimulator(
+            compile_network(net), 1, delivery=delivery, precision=precision, poisson_rng=rng
+        )
         kernel, sim._kernel, sim._blocks = sim._kernel, _Capture(), 1
         try:
             sim._run_chunk(2)
@@ -522,18 +741,25 @@ for precision in ("float64", "float32"):
             }
         else:
             code = llvm_ir(kernel.py_func, sig)
+            # numba-cuda's xoroshiro128+ functions are not ours (their one product scales a
+            # 53-bit integer by 2**-53: exact, and compared, never added): drop their bodies
+            code = "".join(
+                f for f in re.split(r"(?m)^(?=define )", code)
+                if "4cuda6random" not in f.split("\\n", 1)[0]
+            )
             patterns = {
                 "fmul": r"= fmul ",
                 "mul_f32": r"call float @\\"?__nv_fmul_rn",
                 "mul_f64": r"call double @\\"?__nv_dmul_rn",
                 "libm_exp": r"@\\"?__nv_exp",
                 "f64_arith": r"= (fadd|fsub|fdiv) double|fpext float",
+                "xoroshiro": r"xoroshiro128p_uniform_float64",
             }
         counts = {key: len(re.findall(pattern, code)) for key, pattern in patterns.items()}
         print(json.dumps({"kernel": name, "precision": precision, **counts}))
 """
 
-_KERNELS = [(p, k) for p in PRECISIONS for k in ("gather", "scatter", "stdp")]
+_KERNELS = [(p, k) for p in PRECISIONS for k in ("gather", "scatter", "stdp", "device_rng")]
 
 
 def _kernel_counts(mode: str) -> list[dict[str, Any]]:
@@ -556,9 +782,11 @@ def test_kernel_products_are_never_plain_multiplies() -> None:
     """On the LLVM IR that numba-cuda hands to NVVM (no toolkit needed): no plain ``fmul``
     (which NVVM's default ``-fma=1`` may contract with an addition), every product a libdevice
     ``mul_rn`` call of the run's precision, no libm ``exp``; in float32, no float64 arithmetic
-    or promotion outside plasticity."""
+    or promotion outside plasticity. The device-RNG kernel calls numba-cuda's xoroshiro128+
+    uniform (whose own arithmetic is not counted), the others do not."""
     for row in _kernel_counts("ir"):
         where = f"{row['precision']} {row['kernel']} kernel"
+        assert (row["xoroshiro"] > 0) == (row["kernel"] == "device_rng"), f"{where}: {row}"
         assert row["fmul"] == 0, f"{where}: plain multiplies (contractible into an FMA)"
         assert row["libm_exp"] == 0, f"{where}: calls libdevice exp (not the reference's)"
         single = row["precision"] == "float32"

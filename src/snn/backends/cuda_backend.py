@@ -12,8 +12,9 @@ Neuron state (``state[row, neuron]``: v, the synaptic variable of each receptor,
 (``ring[(slot * 2 + receptor) * N + neuron]``), the spike flags of the last ``L`` steps
 (``flags[slot * N + neuron]``) and the STDP state (plastic weights, per-synapse pre traces and
 steps of their last pre event, per (projection, post neuron) post traces and steps, the rules'
-decay tables) live on the device for the whole run. Per chunk of
-at most :data:`MAX_STEPS_PER_CHUNK` steps the host copies in the Poisson uniforms of the chunk and
+decay tables) live on the device for the whole run, and with ``poisson_rng="device"`` the
+generator state of every Poisson neuron. Per chunk of at most :data:`MAX_STEPS_PER_CHUNK` steps
+the host copies in the Poisson uniforms of the chunk (``poisson_rng="host"``, the default) and
 copies back the recorded spikes and state samples.
 
 Constants are the reference's own (computed once in NumPy by :mod:`snn.compiled`); a population
@@ -119,11 +120,31 @@ precisions; the no-FMA property of the compiled code is checked on PTX (``cuda.c
 which needs only NVVM, no GPU), and, without NVVM, on the kernel's LLVM IR (no plain ``fmul``:
 every product is a ``__nv_dmul_rn``/``__nv_fmul_rn`` call).
 
-Randomness: Poisson uniforms are drawn **on the host** from the reference's per-population
-generators (:func:`snn.network.run_generator`), ``rng.random((k, size))`` per chunk of ``k``
-steps, which is the reference's ``k`` calls of ``rng.random(size)``; so the same seed gives the
-same source spikes on every backend. Drawing on the device (cuRAND/xoroshiro) would be faster
-for huge Poisson populations but could not reproduce NumPy's stream.
+Randomness: a Poisson neuron spikes at step ``m`` when its uniform ``u`` of that step is below
+``p_spike`` (and ``m`` is in its ``[start, stop)`` window; a uniform is drawn at every step, in
+the window or not). Where ``u`` comes from is the ``poisson_rng`` option:
+
+* ``"host"`` (default, exact): drawn **on the host** from the reference's per-population
+  generators (:func:`snn.network.run_generator`), ``rng.random((k, size))`` per chunk of ``k``
+  steps, which is the reference's ``k`` calls of ``rng.random(size)``, and copied to the device;
+  so the same seed gives the same source spikes on every backend. For huge Poisson populations
+  this drawing and copying (8 bytes per Poisson neuron and step) dominates the run;
+* ``"device"``: drawn **on the device**, by numba-cuda's xoroshiro128+ generators
+  (:mod:`numba.cuda.random`), **one generator state per Poisson neuron** (16 bytes, resident
+  for the whole run; nothing is drawn or copied per chunk). Neuron ``i`` of a Poisson population
+  owns state ``i`` of its population's block (:func:`device_rng_states`, once, at
+  construction), which :func:`numba.cuda.random.init_xoroshiro128p_states` (the initialisation
+  of ``create_xoroshiro128p_states``) fills from the 64-bit seed :func:`device_rng_seed` of
+  ``(run seed, population index)``, a child of the sequence behind the reference's generator:
+  state ``i`` starts ``2**64`` draws after state ``i - 1``, so the streams of a population never
+  overlap, and populations start from unrelated seeds. Each step the thread that owns the
+  neuron draws ``xoroshiro128p_uniform_float64`` from its state (53 random bits in ``[0, 1)``,
+  as NumPy's ``random``), so the uniform of neuron ``i`` at step ``m`` is the ``(m + 1)``-th
+  output of its own generator whatever the grid, block size, chunking or other populations: the
+  same seed gives the same spikes run to run (on the simulator as on a GPU), another seed other
+  spikes. They are **not** the reference's spikes (another generator), only equal in
+  distribution: Bernoulli(``p_spike``) per step, independent across steps and neurons.
+  Everything downstream (delivery, neuron updates, STDP) is unchanged, and exact given them.
 
 Recording: spikes of recorded neurons go to a device buffer of ``(step, neuron)`` pairs; when it
 could overflow in the next step, every thread stops at the same step boundary (their decision
@@ -145,11 +166,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
-from typing import Any
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 from numba import cuda
+from numba.core.errors import NumbaDeprecationWarning
 from numba.cuda import libdevice
 from numpy.typing import NDArray
 
@@ -168,9 +191,19 @@ from snn.backends.numba_backend import (
     STDP_VOGELS,
 )
 from snn.backends.precision import precision_dtype
-from snn.compiled import CompiledNetwork
+from snn.compiled import CompiledNetwork, CompiledPopulation
 from snn.network import run_generator
 from snn.recording import Recording, RecordingCollector
+
+with warnings.catch_warnings():
+    # under the simulator, numba-cuda's random module decorates with numba.jit(nopython=False)
+    # (object mode on NumPy uint64 scalars), which Numba flags as deprecated on import
+    warnings.simplefilter("ignore", NumbaDeprecationWarning)
+    from numba.cuda.random import (
+        init_xoroshiro128p_states,
+        xoroshiro128p_dtype,
+        xoroshiro128p_uniform_float64,
+    )
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -222,6 +255,8 @@ INT_CONSTS: dict[int, tuple[str, ...]] = {
 N_INT_CONSTS = 3
 
 DELIVERIES = ("gather", "scatter")
+#: where Poisson uniforms come from: the reference's host generators (exact) or device ones
+POISSON_RNGS = ("host", "device")
 
 #: most steps per chunk, and most Poisson uniforms (float64) drawn ahead per chunk
 MAX_STEPS_PER_CHUNK = 2000
@@ -379,10 +414,11 @@ def _exp_plain(x: Any) -> Any:
 # the kernel
 
 
-def _build_kernel(precision: str, scatter: bool, plastic: bool) -> Any:
+def _build_kernel(precision: str, scatter: bool, plastic: bool, device_rng: bool) -> Any:
     """The persistent step kernel for one precision (``"float64"`` or ``"float32"``: the type of
-    the neuron arithmetic, exact in both), delivery, and with or without plastic projections (a
-    constant: the static kernel has no STDP code)."""
+    the neuron arithmetic, exact in both), delivery, with or without plastic projections (a
+    constant: the static kernel has no STDP code), and Poisson uniforms read from the chunk's
+    host draws or drawn from per-neuron device generators (``device_rng``)."""
     single = precision == "float32"
     mul = _mul_exact32 if single else _mul_exact
     exp = _exp_exact32 if single else _exp_exact
@@ -409,7 +445,8 @@ def _build_kernel(precision: str, scatter: bool, plastic: bool) -> Any:
         iconst: Any,  # (N_INT_CONSTS, columns)
         p_spike: Any,  # (columns,) float64, Poisson
         draw_col: Any,  # (N,) column of a Poisson neuron in the chunk's draws
-        draws: Any,  # (k * n_poisson,) float64 uniforms of the chunk
+        draws: Any,  # (k * n_poisson,) float64 uniforms of the chunk (host RNG)
+        rng_states: Any,  # (n_poisson,) xoroshiro128+ state of each Poisson neuron (device RNG)
         ssa_ptr: Any,  # (N,) next spike of a SpikeSourceArray neuron in ssa_steps
         ssa_end: Any,
         ssa_steps: Any,
@@ -482,7 +519,10 @@ def _build_kernel(precision: str, scatter: bool, plastic: bool) -> Any:
                 k = column[j]
                 spiked = False
                 if kind == POISSON:
-                    u = draws[(m - m0) * n_poisson + draw_col[j]]
+                    if device_rng:  # the neuron's own generator: one draw per step
+                        u = xoroshiro128p_uniform_float64(rng_states, draw_col[j])
+                    else:
+                        u = draws[(m - m0) * n_poisson + draw_col[j]]
                     spiked = u < p_spike[k] and iconst[1, k] <= m and m < iconst[2, k]
                 elif kind == SPIKE_ARRAY:
                     q = ssa_ptr[j]
@@ -652,14 +692,46 @@ def _build_kernel(precision: str, scatter: bool, plastic: bool) -> Any:
     return run_steps
 
 
-_KERNELS: dict[tuple[str, bool, bool], Any] = {}
+_KERNELS: dict[tuple[str, bool, bool, bool], Any] = {}
 
 
-def _kernel(precision: str, scatter: bool, plastic: bool) -> Any:
-    key = (precision, scatter, plastic)
+def _kernel(precision: str, scatter: bool, plastic: bool, device_rng: bool) -> Any:
+    key = (precision, scatter, plastic, device_rng)
     if key not in _KERNELS:
-        _KERNELS[key] = _build_kernel(precision, scatter, plastic)
+        _KERNELS[key] = _build_kernel(precision, scatter, plastic, device_rng)
     return _KERNELS[key]
+
+
+def device_rng_seed(seed: int, population_index: int) -> int:
+    """The 64-bit seed of a Poisson population's device generators (``poisson_rng="device"``).
+
+    It is drawn from the first child of the population's run seed sequence (the one behind
+    :func:`snn.network.run_generator`, keyed by the run seed and the population index), so each
+    (seed, population) has its own, reproducible, seed, unrelated to the reference's draws.
+    """
+    parent = cast(
+        np.random.SeedSequence, run_generator(seed, population_index).bit_generator.seed_seq
+    )
+    return int(parent.spawn(1)[0].generate_state(1, np.uint64)[0])
+
+
+def device_rng_states(seed: int, populations: Sequence[CompiledPopulation]) -> Any:
+    """The xoroshiro128+ state of every Poisson neuron, on the device, in the order of the
+    Poisson neurons (population declaration order, then neuron index): per population a block
+    seeded by :func:`device_rng_seed`, consecutive states ``2**64`` draws apart."""
+    sizes = [p.size for p in populations if p.is_poisson]
+    states = cuda.device_array(max(1, sum(sizes)), dtype=xoroshiro128p_dtype)
+    start = 0
+    with warnings.catch_warnings():
+        if SIMULATOR:  # numba-cuda's host initialisation in object mode, NumPy uint64 wrapping
+            warnings.simplefilter("ignore")
+        for p in populations:
+            if p.is_poisson and p.size:
+                init_xoroshiro128p_states(
+                    states[start : start + p.size], device_rng_seed(seed, p.index)
+                )
+                start += p.size
+    return states
 
 
 # ------------------------------------------------------------------------------------------------
@@ -714,13 +786,18 @@ class CudaSimulator:
     * ``delivery``: ``"gather"`` (default; deterministic, cost per synapse and step) or
       ``"scatter"`` (atomic adds, cost per synaptic event; float sums in a nondeterministic
       order, so state agrees with the reference to rounding, ~1e-16 relative in float64);
+    * ``poisson_rng``: ``"host"`` (default; Poisson uniforms drawn on the host from the
+      reference's generators and copied in per chunk: the reference's spikes) or ``"device"``
+      (one xoroshiro128+ generator per Poisson neuron on the device, seeded from the run seed
+      and the population: no host draws or copies, the same spikes for the same seed, but not
+      the reference's; see "Randomness" in the module docstring);
     * ``threads_per_block``: CUDA block size (default 256 on a GPU, 4 in the simulator, which
       runs a single block because its grid barrier only spans one).
 
     ``run`` may be called repeatedly and continues where it stopped.
     """
 
-    OPTIONS: tuple[str, ...] = ("precision", "delivery", "threads_per_block")
+    OPTIONS: tuple[str, ...] = ("precision", "delivery", "poisson_rng", "threads_per_block")
 
     def __init__(self, compiled: CompiledNetwork, seed: int, **options: Any) -> None:
         unknown = sorted(set(options) - set(self.OPTIONS))
@@ -737,6 +814,13 @@ class CudaSimulator:
                 f"cuda backend: delivery must be one of {', '.join(DELIVERIES)}, got {delivery!r}"
             )
         self.delivery: str = delivery
+        poisson_rng = options.get("poisson_rng", "host")
+        if not isinstance(poisson_rng, str) or poisson_rng not in POISSON_RNGS:
+            raise ValueError(
+                f"cuda backend: poisson_rng must be one of {', '.join(POISSON_RNGS)}, "
+                f"got {poisson_rng!r}"
+            )
+        self.poisson_rng: str = poisson_rng
         default_threads = SIM_THREADS_PER_BLOCK if SIMULATOR else GPU_THREADS_PER_BLOCK
         threads = options.get("threads_per_block", default_threads)
         if (
@@ -756,11 +840,16 @@ class CudaSimulator:
         self.seed = seed
         self.step = 0
         self.collector = RecordingCollector(compiled)
+        device_rng = self.poisson_rng == "device"
         self._rngs = {
-            p.index: run_generator(seed, p.index) for p in compiled.populations if p.is_poisson
+            p.index: run_generator(seed, p.index)
+            for p in compiled.populations
+            if p.is_poisson and not device_rng
         }
         self._lower(compiled)
-        self._kernel = _kernel(self.precision, self.delivery == "scatter", self._plastic)
+        self._kernel = _kernel(
+            self.precision, self.delivery == "scatter", self._plastic, device_rng
+        )
         self._blocks: int | None = None
         self._sample_steps: list[list[IntArray]] = [[] for _ in self._channels]
         self._sample_values: list[list[FloatArray]] = [[] for _ in self._channels]
@@ -910,7 +999,10 @@ class CudaSimulator:
         self._pop_off = pop_off
         self._n_poisson = n_draw
         self._n_recorded = int(rec_mask.sum())
-        self._chunk_steps = max(1, min(MAX_STEPS_PER_CHUNK, MAX_DRAWS_PER_CHUNK // max(1, n_draw)))
+        host_draws = n_draw if self.poisson_rng == "host" else 0
+        self._chunk_steps = max(
+            1, min(MAX_STEPS_PER_CHUNK, MAX_DRAWS_PER_CHUNK // max(1, host_draws))
+        )
         self._capacity = max(4096, 4 * self._n_recorded)
         dev = _to_device
         self._d = {
@@ -920,6 +1012,11 @@ class CudaSimulator:
             "iconst": dev(np.hstack(icols) if icols else np.zeros((N_INT_CONSTS, 1), np.int64)),
             "p_spike": dev(_cat(pcols, np.float64)),
             "draw_col": dev(draw_col),
+            "rng_states": (
+                device_rng_states(self.seed, pops)
+                if self.poisson_rng == "device"
+                else cuda.device_array(1, dtype=xoroshiro128p_dtype)  # unused
+            ),
             "ssa_ptr": dev(ssa_ptr),
             "ssa_end": dev(ssa_end),
             "ssa_steps": dev(_cat(ssa_steps, np.int64)),
@@ -1044,11 +1141,14 @@ class CudaSimulator:
     def _run_chunk(self, k: int) -> None:
         d = self._d
         m0 = self.step
-        draws = np.zeros((k, max(1, self._n_poisson)))
-        for p in self.compiled.populations:
-            if p.is_poisson:
-                col = self._draw_off[p.index]
-                draws[:, col : col + p.size] = self._rngs[p.index].random((k, p.size))
+        if self.poisson_rng == "host":
+            draws = np.zeros((k, max(1, self._n_poisson)))
+            for p in self.compiled.populations:
+                if p.is_poisson:
+                    col = self._draw_off[p.index]
+                    draws[:, col : col + p.size] = self._rngs[p.index].random((k, p.size))
+        else:  # drawn in the kernel, from the device generators
+            draws = np.zeros((1, 1))
         # sample channels of this chunk: first step, offset and width in the samples buffer
         chan = np.zeros((max(1, len(self._channels)), 5), np.int64)
         steps_of: list[IntArray] = []
@@ -1071,7 +1171,7 @@ class CudaSimulator:
                 m, m0 + k, m0, self._n, self._L, self._n_poisson, self._n_recorded,
                 self._capacity,
                 d["code"], d["column"], d["fconst"], d["iconst"], d["p_spike"], d["draw_col"],
-                d_draws, d["ssa_ptr"], d["ssa_end"], d["ssa_steps"], d["state"],
+                d_draws, d["rng_states"], d["ssa_ptr"], d["ssa_end"], d["ssa_steps"], d["state"],
                 d["last_spike"], d["ring"], d["flags"], d["spike_list"], d["syn_ptr"],
                 d["syn_count"], d["syn_other"], d["syn_w"], d["syn_dr"], d["rec_mask"], d["rec"],
                 d["samp_ptr"], d["samp_channel"], d["samp_column"], d_chan, samples, d_counters,
@@ -1143,6 +1243,7 @@ class CudaSimulator:
             self.seed,
             precision=self.precision,
             delivery=self.delivery,
+            poisson_rng=self.poisson_rng,
             simulator=SIMULATOR,
         )
         for ci, ch in enumerate(self._channels):
