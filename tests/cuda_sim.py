@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -38,3 +40,34 @@ def skip_module_unless_available() -> None:
             "run this file on its own)",
             allow_module_level=True,
         )
+
+
+def clean_env() -> dict[str, str]:
+    """The environment for a subprocess that must see the real CUDA target (no simulator)."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return env
+
+
+_PTX_PROBE = """
+from numba import cuda, float64
+
+def kernel(a):
+    a[0] = 1.0
+
+cuda.compile_ptx(kernel, (float64[::1],), cc=(9, 0))
+"""
+
+
+def skip_unless_nvvm() -> None:
+    """Skip the calling test unless PTX can be compiled here (NVVM: a CUDA toolkit or the
+    nvidia-nvvm wheel via CUDA_HOME; no GPU needed)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", _PTX_PROBE],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if probe.returncode != 0:
+        pytest.skip("NVVM/NVRTC (CUDA toolkit) not installed: cannot compile PTX here")

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import textwrap
@@ -632,12 +631,6 @@ def test_options_are_validated() -> None:
         cuda_backend.CudaSimulator(compiled, 0).run(-1)
 
 
-def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    return env
-
-
 def test_unavailable_without_gpu_or_simulator_says_how_to_enable_it() -> None:
     code = textwrap.dedent(
         """
@@ -647,22 +640,17 @@ def test_unavailable_without_gpu_or_simulator_says_how_to_enable_it() -> None:
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], env=_clean_env(), capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        env=cuda_sim.clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     if out.stdout.strip() == "GPU":
         pytest.skip("a CUDA GPU is present: the backend is available without the simulator")
     assert "NUMBA_ENABLE_CUDASIM=1" in out.stdout, out.stdout
 
-
-_PTX_PROBE = """
-from numba import cuda, float64
-
-def kernel(a):
-    a[0] = 1.0
-
-cuda.compile_ptx(kernel, (float64[::1],), cc=(9, 0))
-"""
 
 #: compiles the step kernels (gather, scatter, STDP, device RNG) in both precisions for sm_90
 #: without a GPU
@@ -765,7 +753,7 @@ _KERNELS = [(p, k) for p in PRECISIONS for k in ("gather", "scatter", "stdp", "d
 def _kernel_counts(mode: str) -> list[dict[str, Any]]:
     out = subprocess.run(
         [sys.executable, "-c", _KERNEL_SCRIPT, mode],
-        env=_clean_env(),
+        env=cuda_sim.clean_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -798,15 +786,7 @@ def test_kernel_products_are_never_plain_multiplies() -> None:
 
 def test_compiled_kernels_have_no_fused_multiply_add() -> None:
     """Needs NVVM (CUDA toolkit, or the nvidia-nvvm wheel via CUDA_HOME), not a GPU."""
-    probe = subprocess.run(
-        [sys.executable, "-c", _PTX_PROBE],
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if probe.returncode != 0:
-        pytest.skip("NVVM/NVRTC (CUDA toolkit) not installed: cannot compile PTX here")
+    cuda_sim.skip_unless_nvvm()
     for row in _kernel_counts("ptx"):
         where = f"{row['precision']} {row['kernel']} kernel"
         assert row["fma"] == 0, f"{where}: fused multiply-adds (fma.rn.f32/f64) in the PTX"

@@ -15,7 +15,6 @@ and membrane changes equal :func:`snn.deep.run_reference`'s for that sample
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -196,7 +195,11 @@ def test_unavailable_without_gpu_or_simulator_says_how_to_enable_it() -> None:
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], env=_clean_env(), capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        env=cuda_sim.clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     if out.stdout.strip() == "GPU":
@@ -204,21 +207,6 @@ def test_unavailable_without_gpu_or_simulator_says_how_to_enable_it() -> None:
     assert "deep backend 'cuda' is not available" in out.stdout, out.stdout
     assert "NUMBA_ENABLE_CUDASIM=1" in out.stdout, out.stdout
 
-
-def _clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    return env
-
-
-_PTX_PROBE = """
-from numba import cuda, float64
-
-def kernel(a):
-    a[0] = 1.0
-
-cuda.compile_ptx(kernel, (float64[::1],), cc=(9, 0))
-"""
 
 # the launch's arguments are captured (host arrays stand in for device arrays) so that the kernel
 # can be compiled for them, as run_cuda_batch would on a GPU
@@ -275,7 +263,7 @@ print(len(re.findall(r"\\bfmul\\b", ir)), len(re.findall(r'call double @"?__nv_d
 def _run_script(script: str) -> list[int]:
     out = subprocess.run(
         [sys.executable, "-c", script],
-        env=_clean_env(),
+        env=cuda_sim.clean_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -294,15 +282,7 @@ def test_kernel_ir_has_every_float64_product_unfusable() -> None:
 
 def test_compiled_float64_kernel_has_no_fused_multiply_add() -> None:
     """Needs NVVM (CUDA toolkit, or the nvidia-nvvm wheel via CUDA_HOME), not a GPU."""
-    probe = subprocess.run(
-        [sys.executable, "-c", _PTX_PROBE],
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if probe.returncode != 0:
-        pytest.skip("NVVM/NVRTC (CUDA toolkit) not installed: cannot compile PTX here")
+    cuda_sim.skip_unless_nvvm()
     n_fma, n_mul = _run_script(_PTX_SCRIPT)
     assert n_fma == 0, "fused multiply-adds in the float64 deep kernel"
     # beta v, and w y in the dense and the window gathers, for either input dtype
