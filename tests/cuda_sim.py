@@ -71,3 +71,20 @@ def skip_unless_nvvm() -> None:
     )
     if probe.returncode != 0:
         pytest.skip("NVVM/NVRTC (CUDA toolkit) not installed: cannot compile PTX here")
+
+
+def run_without_simulator(code: str, timeout: float = 300.0) -> str:
+    """Run ``python -c code`` with the real CUDA target (no simulator); its stdout.
+
+    The test fails with the subprocess's stderr when it exits non-zero.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if out.returncode != 0:
+        pytest.fail(out.stderr[-3000:])
+    return out.stdout

@@ -15,8 +15,6 @@ and membrane changes equal :func:`snn.deep.run_reference`'s for that sample
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -194,18 +192,11 @@ def test_unavailable_without_gpu_or_simulator_says_how_to_enable_it() -> None:
                 print(err)
         """
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=cuda_sim.clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    if out.stdout.strip() == "GPU":
+    stdout = cuda_sim.run_without_simulator(code, timeout=120)
+    if stdout.strip() == "GPU":
         pytest.skip("a CUDA GPU is present: the executor is available without the simulator")
-    assert "deep backend 'cuda' is not available" in out.stdout, out.stdout
-    assert "NUMBA_ENABLE_CUDASIM=1" in out.stdout, out.stdout
+    assert "deep backend 'cuda' is not available" in stdout, stdout
+    assert "NUMBA_ENABLE_CUDASIM=1" in stdout, stdout
 
 
 # the launch's arguments are captured (host arrays stand in for device arrays) so that the kernel
@@ -261,15 +252,7 @@ print(len(re.findall(r"\\bfmul\\b", ir)), len(re.findall(r'call double @"?__nv_d
 
 
 def _run_script(script: str) -> list[int]:
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env=cuda_sim.clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return [int(n) for n in out.stdout.split()]
+    return [int(n) for n in cuda_sim.run_without_simulator(script).split()]
 
 
 def test_kernel_ir_has_every_float64_product_unfusable() -> None:
