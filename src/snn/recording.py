@@ -132,7 +132,8 @@ class RecordingCollector:
         self._spike_steps: dict[str, list[IndexArray]] = {}
         self._spike_ids: dict[str, list[IndexArray]] = {}
         self._samples: dict[str, dict[str, list[FloatArray]]] = {}
-        self._sample_steps: dict[str, list[int]] = {}
+        #: per recorder and variable, the sample steps (ints from add_sample, arrays of blocks)
+        self._sample_steps: dict[str, dict[str, list[Any]]] = {}
         self._neuron_mask: dict[str, NDArray[np.bool_]] = {}
         for rec in compiled.recorders:
             if "spikes" in rec.variables:
@@ -144,7 +145,7 @@ class RecordingCollector:
             state_vars = [v for v in rec.variables if v != "spikes"]
             if state_vars:
                 self._samples[rec.label] = {v: [] for v in state_vars}
-                self._sample_steps[rec.label] = []
+                self._sample_steps[rec.label] = {v: [] for v in state_vars}
 
     def add_spikes(self, step: int, population: int, spiked: NDArray[np.bool_]) -> None:
         for rec in self.compiled.recorders:
@@ -163,6 +164,31 @@ class RecordingCollector:
         self._spike_steps[label].append(np.asarray(steps, dtype=np.int64))
         self._spike_ids[label].append(np.asarray(ids, dtype=np.int64))
 
+    def add_global_spikes(
+        self, steps: IndexArray, gids: IndexArray, population_offsets: IndexArray
+    ) -> None:
+        """Spikes as (step, global neuron id) pairs of all populations, as the compiled backends
+        record them (population ``p``'s neurons start at ``population_offsets[p]``); each
+        recorder keeps those of its neurons."""
+        for rec in self.compiled.recorders:
+            if rec.kind != "population" or rec.label not in self._spike_ids:
+                continue
+            local = gids - int(population_offsets[rec.target])
+            mask = self._neuron_mask[rec.label]
+            inside = (local >= 0) & (local < mask.size)
+            keep = np.zeros(gids.size, dtype=bool)
+            keep[inside] = mask[local[inside]]
+            if keep.any():
+                self.add_spike_block(rec.label, steps[keep], local[keep])
+
+    def add_sample_block(
+        self, label: str, variable: str, steps: IndexArray, values: NDArray[Any]
+    ) -> None:
+        """Samples of one recorder's variable at ``steps`` (values: one row per step), as the
+        compiled backends harvest them per chunk."""
+        self._sample_steps[label][variable].append(np.asarray(steps, dtype=np.int64))
+        self._samples[label][variable].append(np.asarray(values, dtype=np.float64))
+
     def wants_sample(self, step: int) -> bool:
         return any(
             step % r.interval_steps == 0
@@ -180,8 +206,8 @@ class RecordingCollector:
         for rec in self.compiled.recorders:
             if rec.label not in self._samples or step % rec.interval_steps:
                 continue
-            self._sample_steps[rec.label].append(step)
             for var, store in self._samples[rec.label].items():
+                self._sample_steps[rec.label][var].append(step)
                 if rec.kind == "projection":
                     store.append(np.array(weights[rec.target], dtype=np.float64))
                 else:
@@ -202,9 +228,10 @@ class RecordingCollector:
                     ids=ids[order],
                 )
             if rec.label in self._samples:
-                times = np.asarray(self._sample_steps[rec.label], dtype=np.float64) * dt
                 traces: dict[str, Trace] = {}
                 for var, store in self._samples[rec.label].items():
+                    steps_of = self._sample_steps[rec.label][var]
+                    times = np.hstack(steps_of).astype(np.float64) * dt if steps_of else np.zeros(0)
                     if rec.kind == "projection":
                         n = self.compiled.projections[rec.target].weights.size
                         index = np.arange(n, dtype=np.int64)

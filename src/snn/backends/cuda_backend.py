@@ -851,8 +851,6 @@ class CudaSimulator:
             self.precision, self.delivery == "scatter", self._plastic, device_rng
         )
         self._blocks: int | None = None
-        self._sample_steps: list[list[IntArray]] = [[] for _ in self._channels]
-        self._sample_values: list[list[FloatArray]] = [[] for _ in self._channels]
 
     # -- lowering --------------------------------------------------------------------------
     def _lower(self, c: CompiledNetwork) -> None:
@@ -1186,7 +1184,9 @@ class CudaSimulator:
             written = int(counters[C_TOTAL])
             if written:
                 pairs = d["rec"][: 2 * written].copy_to_host().reshape(-1, 2)
-                self._harvest_spikes(pairs[:, 0].copy(), pairs[:, 1].copy())
+                self.collector.add_global_spikes(
+                    pairs[:, 0].copy(), pairs[:, 1].copy(), self._pop_off
+                )
             m = int(counters[C_STOP])
             if m < m0 + k:  # stopped before the buffer could overflow: grow it, continue
                 self._capacity *= 2
@@ -1199,8 +1199,7 @@ class CudaSimulator:
                 if n_samples:
                     lo = int(chan[ci, 3])
                     block = values[lo : lo + n_samples * width].reshape(n_samples, width)
-                    self._sample_steps[ci].append(steps_of[ci])
-                    self._sample_values[ci].append(block)
+                    self.collector.add_sample_block(ch.label, ch.variable, steps_of[ci], block)
 
     def _grid_blocks(self, args: tuple[Any, ...]) -> int:
         """Blocks of the cooperative launch: enough for one thread per neuron, at most what
@@ -1220,24 +1219,9 @@ class CudaSimulator:
                 self._blocks = min(wanted, limit)
         return self._blocks
 
-    def _harvest_spikes(self, steps: IntArray, gids: IntArray) -> None:
-        for r in self.compiled.recorders:
-            if r.kind != "population" or "spikes" not in r.variables:
-                continue
-            off = int(self._pop_off[r.target])
-            size = self.compiled.populations[r.target].size
-            mask = np.zeros(size, dtype=bool)
-            mask[r.neurons] = True
-            local = gids - off
-            inside = (local >= 0) & (local < size)
-            keep = np.zeros(gids.size, dtype=bool)
-            keep[inside] = mask[local[inside]]
-            if keep.any():
-                self.collector.add_spike_block(r.label, steps[keep], local[keep])
-
     def recording(self, duration: float) -> Recording:
         """The recording so far, in the same format (and values) as the NumPy reference's."""
-        out = self.collector.build(
+        return self.collector.build(
             duration,
             "cuda",
             self.seed,
@@ -1246,22 +1230,6 @@ class CudaSimulator:
             poisson_rng=self.poisson_rng,
             simulator=SIMULATOR,
         )
-        for ci, ch in enumerate(self._channels):
-            trace = out.traces[ch.label][ch.variable]
-            steps = (
-                np.concatenate(self._sample_steps[ci])
-                if self._sample_steps[ci]
-                else np.zeros(0, np.int64)
-            )
-            values = (
-                np.vstack(self._sample_values[ci])
-                if self._sample_values[ci]
-                else np.zeros((0, trace.index.size))
-            )
-            out.traces[ch.label][ch.variable] = dataclasses.replace(
-                trace, times=steps.astype(np.float64) * self.compiled.dt, values=values
-            )
-        return out
 
 
 def check_supported(compiled: CompiledNetwork) -> None:

@@ -110,7 +110,6 @@ files after changing it.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -1260,10 +1259,6 @@ class NumbaSimulator:
         cap = max(4096, 8 * self._net.n_recorded)
         self._spike_steps = np.zeros(cap, np.int64)
         self._spike_ids = np.zeros(cap, np.int64)
-        self._sample_steps: dict[int, list[IntArray]] = {c: [] for c in range(len(self._channels))}
-        self._sample_values: dict[int, list[FloatArray]] = {
-            c: [] for c in range(len(self._channels))
-        }
 
     # -- lowering --------------------------------------------------------------------------
     def _lower(self, c: CompiledNetwork) -> tuple[_Net, _State]:
@@ -1613,45 +1608,15 @@ class NumbaSimulator:
     def _harvest(self, buf: _Buffers, steps_of: list[IntArray]) -> None:
         used = int(buf.counters[0])
         if used:
-            steps = buf.spike_steps[:used].copy()
-            gids = buf.spike_ids[:used].copy()
-            for r in self.compiled.recorders:
-                if r.kind != "population" or "spikes" not in r.variables:
-                    continue
-                off = int(self._net.pop_off[r.target])
-                size = int(self._net.pop_size[r.target])
-                mask = np.zeros(size, dtype=bool)
-                mask[r.neurons] = True
-                local = gids - off
-                inside = (local >= 0) & (local < size)
-                keep = np.zeros(used, dtype=bool)
-                keep[inside] = mask[local[inside]]
-                if keep.any():
-                    self.collector.add_spike_block(r.label, steps[keep], local[keep])
-        for ci, ch in enumerate(self._channels):
-            n_samples, width = steps_of[ci].size, ch[4].size
+            steps, gids = buf.spike_steps[:used].copy(), buf.spike_ids[:used].copy()
+            self.collector.add_global_spikes(steps, gids, self._net.pop_off)
+        for ci, (label, var, _kind, _row, idx, _interval) in enumerate(self._channels):
+            n_samples, width = steps_of[ci].size, idx.size
             if n_samples:
                 lo = int(buf.ch_out_off[ci])
                 values = buf.samples[lo : lo + n_samples * width].reshape(n_samples, width)
-                self._sample_steps[ci].append(steps_of[ci])
-                self._sample_values[ci].append(values.copy())
+                self.collector.add_sample_block(label, var, steps_of[ci], values.copy())
 
     def recording(self, duration: float) -> Recording:
         """The recording so far, in the same format (and values) as the NumPy reference's."""
-        out = self.collector.build(duration, "numba", self.seed)
-        for ci, (label, var, *_rest) in enumerate(self._channels):
-            trace = out.traces[label][var]
-            steps = (
-                np.concatenate(self._sample_steps[ci])
-                if self._sample_steps[ci]
-                else np.zeros(0, np.int64)
-            )
-            values = (
-                np.vstack(self._sample_values[ci])
-                if self._sample_values[ci]
-                else np.zeros((0, trace.index.size))
-            )
-            out.traces[label][var] = dataclasses.replace(
-                trace, times=steps.astype(np.float64) * self.compiled.dt, values=values
-            )
-        return out
+        return self.collector.build(duration, "numba", self.seed)
