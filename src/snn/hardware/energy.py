@@ -105,10 +105,10 @@ class SpiNNakerConstants:
     cortical microcircuits on SpiNNaker", J. Neurosci. Methods 210 (2012): "the hardware
     consumes 100 nJ per neuron per millisecond and 43 nJ per postsynaptic potential" (abstract;
     DESIGN.md). Their per-neuron figure is measured on a loaded board and so carries part of
-    its baseline power; the idle powers default to 0 W because no checked source for them was
-    available in this session: set ``chip_idle_power``/``core_idle_power`` from a measurement
-    to add a baseline. 16 application cores per 18-core chip (one monitor, one spare) and
-    256 neurons per core (sPyNNaker's default) for the estimate without a mapping report.
+    its baseline power, so the idle powers default to 0 W here; :meth:`spynnaker` gives
+    sPyNNaker's own model, with a measured baseline instead. 16 application cores per 18-core
+    chip (one monitor, one spare) and 256 neurons per core (sPyNNaker's default) for the
+    estimate without a mapping report.
     """
 
     neuron_update_per_ms: float = 100e-9
@@ -222,6 +222,19 @@ def _is_input_projection(net: Network | None, metrics: NetworkMetrics, label: st
     pre = metrics.projections[label].pre
     layer = metrics.layers.get(pre)
     return bool(layer is not None and layer.source)
+
+
+def _spike_inputs(
+    metrics: NetworkMetrics, net: Network | None, layer: str, count: str, multiplicity: float
+) -> float:
+    """The ``count`` (a ProjectionMetrics field) summed over the projections into ``layer``, an
+    input count ``x`` counting as ``|x|`` spikes (``multiplicity``) on binary-spike hardware."""
+    total = 0.0
+    for proj in metrics.projections.values():
+        if proj.post == layer:
+            scale = multiplicity if _is_input_projection(net, metrics, proj.label) else 1.0
+            total += float(getattr(proj, count)) * scale
+    return total
 
 
 def _positive(name: str, value: float) -> float:
@@ -358,12 +371,7 @@ def spinnaker_energy(
     # the per-neuron figure is per ms of real time: one update per tick
     e_update = c.neuron_update_per_ms * (c.tick / 1e-3)
     for layer in metrics.layers.values():
-        events = 0.0
-        for proj in metrics.projections.values():
-            if proj.post != layer.label:
-                continue
-            scale = multiplicity if _is_input_projection(net, metrics, proj.label) else 1.0
-            events += proj.synaptic_events * scale
+        events = _spike_inputs(metrics, net, layer.label, "synaptic_events", multiplicity)
         e_n = e_update * layer.membrane_updates
         e_s = c.synaptic_event * events
         neuron_e += e_n
@@ -380,7 +388,10 @@ def spinnaker_energy(
         "idle": idle,
     }
     if c.chip_idle_power == 0 and c.core_idle_power == 0:
-        notes.append("idle power 0 W (no checked source; set chip_idle_power/core_idle_power)")
+        notes.append(
+            "idle power 0 W (Sharp et al. 2012's energies; SpiNNakerConstants.spynnaker() is "
+            "sPyNNaker's model with a baseline)"
+        )
     return EnergyEstimate(
         target="spinnaker",
         energy=sum(breakdown.values()),
@@ -395,7 +406,10 @@ def spinnaker_energy(
             "wall_time": wall,
         },
         constants={k: float(v) for k, v in asdict(c).items()},
-        formula="e_neuron_ms U + e_syn E_syn' + (P_chip n_chips + P_core n_cores) n_steps t_tick",
+        formula=(
+            "e_neuron_ms U + e_syn E_syn' + e_packet S "
+            "+ (P_chip n_chips + P_core n_cores) n_steps t_tick"
+        ),
         notes=tuple(notes),
     )
 
@@ -419,12 +433,7 @@ def loihi_energy(
     e_ops = e_upd = e_spk = 0.0
     ops_total = 0.0
     for layer in metrics.layers.values():
-        ops = 0.0
-        for proj in metrics.projections.values():
-            if proj.post != layer.label:
-                continue
-            scale = multiplicity if _is_input_projection(net, metrics, proj.label) else 1.0
-            ops += proj.synaptic_operations * scale
+        ops = _spike_inputs(metrics, net, layer.label, "synaptic_operations", multiplicity)
         spikes = 0.0 if layer.source else layer.spikes
         parts = (
             c.synaptic_op * ops,
