@@ -35,11 +35,12 @@ forecasting tasks of :mod:`.tasks` take as they take the rate reservoir's states
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.signal import lfilter
 
 from snn.connectors import FixedInDegree
 from snn.network import Network
@@ -90,11 +91,8 @@ class SpikingEIParameters:
     bin: float = 20e-3  # s per input value
     tau_readout: float = 30e-3  # s, the states' low-pass filter
     dt: float = 0.5e-3
-    extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        if self.extra:
-            raise ValueError(f"unknown parameter(s) {', '.join(self.extra)}")
         for name in ("n", "k", "n_drive", "k_drive", "n_input", "k_input"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -151,7 +149,7 @@ class SpikingEIParameters:
 
 def spiking_parameters(**values: Any) -> SpikingEIParameters:
     """:class:`SpikingEIParameters` with a clear error for unknown names (lists the valid ones)."""
-    names = {f.name for f in fields(SpikingEIParameters) if f.name != "extra"}
+    names = {f.name for f in fields(SpikingEIParameters)}
     unknown = sorted(set(values) - names)
     if unknown:
         raise ValueError(
@@ -266,12 +264,8 @@ def filtered_states(rec: Recording, params: SpikingEIParameters, n_bins: int) ->
         lag = ((bins + 1) * steps_per_bin - 1 - steps) * params.dt
         inc = np.zeros((n_bins, size))
         np.add.at(inc, (bins[keep], sp.ids[keep]), np.exp(-lag[keep] / params.tau_readout))
-        x = np.zeros((n_bins, size))
-        acc = np.zeros(size)
-        for b in range(n_bins):
-            acc = acc * decay + inc[b]
-            x[b] = acc
-        blocks.append(x)
+        # x[b] = decay x[b - 1] + inc[b]: a first-order recursive filter along the bins
+        blocks.append(lfilter([1.0], [1.0, -decay], inc, axis=0))
     return np.concatenate(blocks, axis=1)
 
 
