@@ -42,6 +42,10 @@ Solvers
 * ``"direct"``: sparse LU (SuperLU, minimum-degree ordering on :math:`A + A^T`) of the full
   2 m n system, factored once. Exact to rounding; its fill-in makes it slow and memory-hungry
   beyond a few hundred rows (DESIGN.md: 51 s and 4 GB at 1024 x 1024).
+* Output currents alone (:meth:`CrossbarCircuit.output_current`) go through the exact transfer
+  matrix :math:`G^\mathrm{eff}` (:math:`I = V G^\mathrm{eff}`), computed once per conductance
+  matrix by nested dissection (:mod:`snn.hardware.crossbar.transfer`); every batch is then one
+  matrix product.
 * Ideal wires are solved exactly without iteration: ``r_word = 0`` fixes :math:`U_{ij} = V_i` and
   leaves :math:`P_b W = D U` (one tridiagonal solve); ``r_bit = 0`` fixes :math:`W = 0` and leaves
   :math:`P_w U = g_w V e_0`; both zero is the ideal product :math:`I = V G` (:func:`ideal_output`).
@@ -71,6 +75,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike, NDArray
 from scipy.linalg.lapack import dpttrf, dpttrs
+
+from snn.hardware.crossbar.transfer import transfer_matrix
 
 __all__ = [
     "CELL_TYPES",
@@ -533,36 +539,51 @@ class CrossbarCircuit:
         return u, w, res, its
 
     def output_current(self, voltages: ArrayLike) -> FloatArray:
-        """Output currents (A), shape (batch, n): ``V @ G`` for ideal wires, through the
-        effective conductance matrix once :meth:`effective_conductance` has been computed
-        (0T1R), else a full :meth:`solve`."""
+        """Output currents (A), shape (batch, n), exact: ``V @ G`` for ideal wires, else through
+        the transfer matrix :meth:`effective_conductance` (computed on the first call, then one
+        matrix product per batch). A 1T1R read that deselects rows is solved with :meth:`solve`
+        (its output is linear only for a fixed selection)."""
         m, _ = self.shape
         v = _as_voltages(voltages, m)
         if self.resolved_method == "ideal":
             return v @ self.conductance
-        if self._effective is not None and self.cell == "0T1R":
-            return v @ self._effective
-        return self.solve(v).output_current
+        if self.cell == "0T1R" or np.all(v != 0.0):
+            return v @ self._transfer()
+        out = np.empty((v.shape[0], self.shape[1]))
+        full = np.all(v != 0.0, axis=1)
+        if full.any():
+            out[full] = v[full] @ self._transfer()
+        if not full.all():
+            out[~full] = self.solve(v[~full]).output_current
+        return out
 
     def effective_conductance(self) -> FloatArray:
         r"""The (m, n) matrix :math:`G^\mathrm{eff}` with exact outputs :math:`I = V G^\mathrm{eff}`
-        (S).
+        (S), including IR drop.
 
-        The circuit is linear, so one solve per word line (unit inputs) gives the exact transfer
-        matrix including IR drop; afterwards every batch costs one matrix product. Only for
-        0T1R (1T1R is linear only for a fixed row selection); cached.
+        With resistive word and bit lines it is computed directly, without iteration, by nested
+        dissection of the array (:mod:`snn.hardware.crossbar.transfer`: exact to rounding,
+        :math:`O((mn)^{3/2})` flops, a few seconds at 1024 x 1024); with one ideal wire, from one
+        tridiagonal solve per word line. Only for 0T1R (a 1T1R read deselects rows with 0 V
+        input, so its output is not linear in the inputs); cached.
         """
         if self.cell != "0T1R":
             raise ValueError(
                 "effective_conductance is defined for cell='0T1R' only: a 1T1R read deselects "
                 "rows with 0 V input, so its output is not linear in the inputs"
             )
+        return self._transfer()
+
+    def _transfer(self) -> FloatArray:
+        """Transfer matrix of the all-rows-connected array (cached, read-only)."""
         if self._effective is None:
-            m, _ = self.shape
+            m, n = self.shape
             if self.resolved_method == "ideal":
                 eff = self.conductance.copy()
+            elif self.r_word > 0 and self.r_bit > 0:
+                eff = transfer_matrix(self.conductance, self._g_word, self._g_bit)
             else:
-                eff = np.empty((m, self.shape[1]))
+                eff = np.empty((m, n))
                 key = np.ones(m, dtype=bool).tobytes()
                 for block in self._blocks(np.arange(m)):
                     u, w, _, _ = self._solve_block(self.conductance, key, np.eye(m)[block])

@@ -76,7 +76,7 @@ def circuit_solver(r_word: float, r_bit: float, cell: str = "0T1R") -> Solver:
     :class:`snn.hardware.crossbar.circuit.CrossbarCircuit` (exact nodal analysis).
 
     The circuit is rebuilt only when the conductance array object changes, so noiseless reads
-    reuse one factorisation.
+    reuse its exact transfer matrix (one matrix product per read).
     """
     for name, value in (("r_word", r_word), ("r_bit", r_bit)):
         if not (math.isfinite(value) and value >= 0):
@@ -90,7 +90,7 @@ def circuit_solver(r_word: float, r_bit: float, cell: str = "0T1R") -> Solver:
             cache["g"] = conductance
             cache["circuit"] = CrossbarCircuit(conductance, r_word=r_word, r_bit=r_bit, cell=cell)
         circuit = cache["circuit"]
-        out = circuit.solve(voltages).output_current  # type: ignore[attr-defined]
+        out = circuit.output_current(voltages)  # type: ignore[attr-defined]
         return np.asarray(out, dtype=np.float64).reshape(voltages.shape[0], conductance.shape[1])
 
     return solve
