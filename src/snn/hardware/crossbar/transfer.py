@@ -43,6 +43,7 @@ with sparse LU and with CG to 1e-12 relative at 256 x 256 to 1024 x 1024.
 
 from __future__ import annotations
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ import numpy as np
 import scipy.linalg as sla
 from numba import njit, prange
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["transfer_matrix"]
 
@@ -256,10 +257,16 @@ def _merge_dense(k_a: FloatArray, k_b: FloatArray, layout: _Layout) -> FloatArra
     if count == 1:
         reduce_block(0)
     else:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             with ThreadPoolExecutor(max_workers=_workers()) as pool:
                 list(pool.map(reduce_block, range(count)))
     return out
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """The loaded BLAS libraries, inspected once (a fresh inspection costs tens of ms)."""
+    return ThreadpoolController()
 
 
 def _workers() -> int:
