@@ -7,7 +7,8 @@ Devices uniform in 0.1-10 uS and 1-100 uS, 1 ohm word- and bit-line segments, in
 * **ours, outputs**: the exact transfer matrix by nested dissection (setup, once per conductance
   matrix), then each batch is one product ``V @ G_eff``;
 * **ours, nodes**: every node voltage by Schur-complement PCG (tol 1e-13), batch 1, and the
-  full batch up to ``--pcg-batch-max-size``;
+  full batch up to ``--pcg-batch-max-size``; and by nested dissection with kept factors
+  (``method="nested"``: setup, then one backward pass per batch);
 * **sparse LU** (SuperLU, up to 512: 51 s and ~4 GB at 1024 in DESIGN.md), **ngspice** (up to 64);
 * **CrossSim 3.2's solver**, re-implemented in ``crosssim_peer.py`` (CrossSim cannot be
   installed here), at its default threshold (1e-3 V) and at 1e-9 V (to approach our accuracy);
@@ -131,6 +132,14 @@ def main() -> None:
             print(
                 f"  ours PCG nodes   batch 1 {pcg_b1:8.3f} s   batch {args.batch} {pcg_bb:8.3f} s"
             )
+            nested = CrossbarCircuit(g, 1.0, 1.0, method="nested")
+            _, nd_setup = _timed(nested.factorize)
+            nd_out, nd_solve = _timed(_solve_outputs, nested, vb)
+            print(
+                f"  ours nested      setup {nd_setup:8.3f} s   batch {args.batch} {nd_solve:8.3f} s"
+                f"   (node voltages, no iteration)   vs transfer {_rel(nd_out, out_bb):.1e}"
+            )
+            del nested
             if n <= LU_MAX_SIZE:
                 lu = CrossbarCircuit(g, 1.0, 1.0, method="direct")
                 _, lu_setup = _timed(lu.factorize)

@@ -41,7 +41,7 @@ def _rel_err(got: np.ndarray, expected: np.ndarray) -> float:
 
 # ---------------------------------------------------------------------------- Qucs conformance
 @pytest.mark.skipif(not QUCS_FILES, reason=f"Qucs fixtures not found in {QUCS_DIR}")
-@pytest.mark.parametrize("method", ["direct", "cg"])
+@pytest.mark.parametrize("method", ["direct", "cg", "nested"])
 @pytest.mark.parametrize("path", QUCS_FILES, ids=[p.stem for p in QUCS_FILES])
 def test_qucs_circuits(path: Path, method: str) -> None:
     case = json.loads(path.read_text())
@@ -130,7 +130,7 @@ def _check_against_ngspice(m: int, n: int, seed: int, tmp: Path, method: str) ->
 
 
 @needs_ngspice
-@pytest.mark.parametrize("method", ["direct", "cg"])
+@pytest.mark.parametrize("method", ["direct", "cg", "nested"])
 @pytest.mark.parametrize(("m", "n", "seed"), [(1, 1, 0), (3, 7, 1), (16, 9, 2), (64, 64, 3)])
 def test_ngspice_random(m: int, n: int, seed: int, method: str, tmp_path: Path) -> None:
     _check_against_ngspice(m, n, seed, tmp_path, method)
@@ -172,7 +172,7 @@ crossbar_case = st.tuples(
     st.integers(0, 2**32 - 1),
     st.floats(0.01, 100.0),
     st.floats(0.01, 100.0),
-    st.sampled_from(["direct", "cg"]),
+    st.sampled_from(["direct", "cg", "nested"]),
 )
 
 
@@ -230,7 +230,7 @@ def test_reciprocity_symmetric_layout() -> None:
     assert np.isclose(x[0] @ (k @ x[1]), x[1] @ (k @ x[0]), rtol=1e-12)
 
 
-@pytest.mark.parametrize("method", ["direct", "cg"])
+@pytest.mark.parametrize("method", ["direct", "cg", "nested"])
 def test_small_wires_converge_to_ideal(method: str) -> None:
     rng = np.random.default_rng(6)
     g = rng.uniform(1e-6, 1e-4, (20, 15))

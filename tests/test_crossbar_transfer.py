@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snn.hardware.crossbar import CrossbarCircuit
+from snn.hardware.crossbar.transfer import NestedDissection
 from test_crossbar_circuit import QUCS_FILES, _ngspice_solve, _random_crossbar, needs_ngspice
 
 
@@ -64,6 +65,27 @@ def test_256_matches_cg(lo: float, hi: float) -> None:
     ref = circuit.solve(v).output_current
     assert _rel_err(circuit.output_current(v), ref) < 1e-10
     assert _rel_err(v @ g, ref) > 0.05  # the IR drop is real, so agreement means something
+
+
+def test_nested_node_voltages_256_match_cg() -> None:
+    rng = np.random.default_rng(257)
+    g = rng.uniform(1e-6, 100e-6, (256, 200))
+    v = rng.uniform(0.0, 1.0, (3, 256))
+    ref = CrossbarCircuit(g, 1.0, 0.5, method="cg").solve(v)
+    nested = CrossbarCircuit(g, 1.0, 0.5, method="nested")
+    sol = nested.solve(v)
+    assert _rel_err(sol.word_node_voltage, ref.word_node_voltage) < 1e-10
+    assert _rel_err(sol.bit_node_voltage, ref.bit_node_voltage) < 1e-10
+    assert np.all(sol.iterations == 0)
+    # the transfer matrix comes from the same factorization
+    assert _rel_err(nested.output_current(v), ref.output_current) < 1e-10
+
+
+def test_node_voltages_need_kept_factors() -> None:
+    nd = NestedDissection(np.full((3, 4), 1e-5), 1.0, 1.0)
+    assert nd.transfer().shape == (3, 4)
+    with pytest.raises(RuntimeError, match="keep_factors=True"):
+        nd.node_voltages(np.ones((1, 3)))
 
 
 @pytest.mark.skipif(not QUCS_FILES, reason="Qucs fixtures not found in shared/conformance")

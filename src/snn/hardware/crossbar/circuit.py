@@ -42,6 +42,9 @@ Solvers
 * ``"direct"``: sparse LU (SuperLU, minimum-degree ordering on :math:`A + A^T`) of the full
   2 m n system, factored once. Exact to rounding; its fill-in makes it slow and memory-hungry
   beyond a few hundred rows (DESIGN.md: 51 s and 4 GB at 1024 x 1024).
+* ``"nested"``: nested dissection (:class:`snn.hardware.crossbar.transfer.NestedDissection`):
+  every internal node eliminated block by block, no iteration, exact to rounding; the factors of
+  every level are kept (about 1.5 GB at 1024 x 1024), so a batch costs one backward pass.
 * Output currents alone (:meth:`CrossbarCircuit.output_current`) go through the exact transfer
   matrix :math:`G^\mathrm{eff}` (:math:`I = V G^\mathrm{eff}`), computed once per conductance
   matrix by nested dissection (:mod:`snn.hardware.crossbar.transfer`); every batch is then one
@@ -76,7 +79,7 @@ import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike, NDArray
 from scipy.linalg.lapack import dpttrf, dpttrs
 
-from snn.hardware.crossbar.transfer import transfer_matrix
+from snn.hardware.crossbar.transfer import NestedDissection, transfer_matrix
 
 __all__ = [
     "CELL_TYPES",
@@ -87,7 +90,7 @@ __all__ = [
 ]
 
 CELL_TYPES = ("0T1R", "1T1R")
-SOLVER_METHODS = ("auto", "cg", "direct")
+SOLVER_METHODS = ("auto", "cg", "direct", "nested")
 #: ``method="auto"`` uses the sparse direct solver up to this many devices (m n), CG beyond.
 DIRECT_MAX_DEVICES = 64 * 64
 #: Default CG stopping tolerance on the relative residual ||S W - f|| / ||f|| of each input.
@@ -286,7 +289,8 @@ class CrossbarCircuit:
         ``"0T1R"`` (passive) or ``"1T1R"`` (rows with input exactly 0 V are deselected, their
         devices open); see the module docstring.
     method:
-        ``"cg"`` (Schur-complement PCG, scales to 1024 x 1024), ``"direct"`` (sparse LU) or
+        ``"cg"`` (Schur-complement PCG, scales to 1024 x 1024), ``"direct"`` (sparse LU),
+        ``"nested"`` (nested dissection, exact without iteration, memory-hungry) or
         ``"auto"`` (direct up to :data:`DIRECT_MAX_DEVICES` devices, CG beyond).
     tol, max_iter:
         CG stopping rule: relative residual of each input at most ``tol``; raise
@@ -302,7 +306,7 @@ class CrossbarCircuit:
         r_bit: float,
         cell: str = "0T1R",
         *,
-        method: Literal["auto", "cg", "direct"] = "auto",
+        method: Literal["auto", "cg", "direct", "nested"] = "auto",
         tol: float = DEFAULT_CG_TOL,
         max_iter: int = 500,
     ) -> None:
@@ -323,7 +327,7 @@ class CrossbarCircuit:
         self.max_iter = int(max_iter)
         self._g_word = np.inf if self.r_word == 0 else 1.0 / self.r_word
         self._g_bit = np.inf if self.r_bit == 0 else 1.0 / self.r_bit
-        self._cache: OrderedDict[bytes, _Factors | spla.SuperLU] = OrderedDict()
+        self._cache: OrderedDict[bytes, _Factors | spla.SuperLU | NestedDissection] = OrderedDict()
         self._effective: FloatArray | None = None
 
     @classmethod
@@ -353,8 +357,8 @@ class CrossbarCircuit:
 
     @property
     def resolved_method(self) -> str:
-        """Solver actually used: ``"ideal"``, ``"tridiagonal"`` (one ideal wire), ``"cg"`` or
-        ``"direct"``."""
+        """Solver actually used: ``"ideal"``, ``"tridiagonal"`` (one ideal wire), ``"cg"``,
+        ``"direct"`` or ``"nested"``."""
         if self.r_word == 0 and self.r_bit == 0:
             return "ideal"
         if self.r_word == 0 or self.r_bit == 0:
@@ -365,14 +369,16 @@ class CrossbarCircuit:
         return self.method
 
     # ------------------------------------------------------------------ factorizations
-    def _factors(self, g: FloatArray, key: bytes) -> _Factors | spla.SuperLU:
+    def _factors(self, g: FloatArray, key: bytes) -> _Factors | spla.SuperLU | NestedDissection:
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        made: _Factors | spla.SuperLU
+        made: _Factors | spla.SuperLU | NestedDissection
         if self.resolved_method == "direct":
             made = spla.splu(self._system_matrix(g), permc_spec="MMD_AT_PLUS_A")
+        elif self.resolved_method == "nested":
+            made = NestedDissection(g, self._g_word, self._g_bit, keep_factors=True)
         else:
             made = _Factors(g, self._g_word, self._g_bit)
         self._cache[key] = made
@@ -444,6 +450,8 @@ class CrossbarCircuit:
         return self.conductance * pattern[:, np.newaxis]
 
     def _blocks(self, members: NDArray[np.intp]) -> list[NDArray[np.intp]]:
+        if self.resolved_method == "nested":  # chunks its backward passes itself
+            return [members]
         m, n = self.shape
         step = max(1, _BLOCK_ELEMENTS // (m * n))
         return [members[s : s + step] for s in range(0, members.size, step)]
@@ -467,6 +475,9 @@ class CrossbarCircuit:
             x = fac.solve(rhs)
             u = x[: m * n].T.reshape(k, m, n)
             w = x[m * n :].T.reshape(k, m, n)
+            return u, w, zeros_res, zeros_it
+        if method == "nested":
+            u, w = cast(NestedDissection, fac).node_voltages(v)
             return u, w, zeros_res, zeros_it
         fac = cast(_Factors, fac)
         if self.r_word == 0:
@@ -581,7 +592,11 @@ class CrossbarCircuit:
             if self.resolved_method == "ideal":
                 eff = self.conductance.copy()
             elif self.r_word > 0 and self.r_bit > 0:
-                eff = transfer_matrix(self.conductance, self._g_word, self._g_bit)
+                factored = self._cache.get(np.ones(m, dtype=bool).tobytes())
+                if isinstance(factored, NestedDissection):  # method="nested" already factored
+                    eff = factored.transfer().copy()
+                else:
+                    eff = transfer_matrix(self.conductance, self._g_word, self._g_bit)
             else:
                 eff = np.empty((m, n))
                 key = np.ones(m, dtype=bool).tobytes()

@@ -54,7 +54,7 @@ from numba import njit, prange
 from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["transfer_matrix"]
+__all__ = ["NestedDissection", "transfer_matrix"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -62,6 +62,11 @@ IntArray = NDArray[np.intp]
 #: Merges eliminating at most this many shared ports run node by node (GTH pivots, Numba);
 #: larger ones through LAPACK Cholesky and BLAS, where the flops are.
 _GTH_MAX_INTERFACE = 64
+#: Backward passes over at most this many blocks of a group use BLAS for the shared ports.
+_BLAS_MAX_BLOCKS = 64
+#: Inputs per backward pass of :meth:`NestedDissection.node_voltages`: port voltages of the
+#: lowest level take about 4 (m n) x chunk doubles.
+_NODE_CHUNK_ELEMENTS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,21 @@ def _fix_diagonal(k: FloatArray) -> FloatArray:
     return k
 
 
-def _leaves(g: FloatArray, g_word: float, g_bit: float) -> list[_Blocks]:
+@dataclass(frozen=True)
+class _Leaf:
+    """Node voltages of single cells from their port voltages: with the sums of the word-port
+    and bit-port voltages, :math:`U = u_w S_w + u_b S_b` and :math:`W = w_w S_w + w_b S_b`."""
+
+    row: IntArray
+    col: IntArray
+    n_word: int
+    u_w: FloatArray
+    u_b: FloatArray
+    w_w: FloatArray
+    w_b: FloatArray
+
+
+def _leaves(g: FloatArray, g_word: float, g_bit: float) -> tuple[list[_Blocks], list[_Leaf]]:
     r"""Port Laplacians of the single cells, in closed form.
 
     A cell's word node U meets its word ports through half segments (2 g_w each), its bit node W
@@ -109,11 +128,13 @@ def _leaves(g: FloatArray, g_word: float, g_bit: float) -> list[_Blocks]:
     :math:`s_U = n_w a + G`, :math:`s_W = n_b b + G` and the cancellation-free determinant
     :math:`s_U s_W - G^2 = n_w a n_b b + G (n_w a + n_b b)` couples word ports by
     :math:`-a^2 s_W / \det`, bit ports by :math:`-b^2 s_U/\det` and word to bit ports by
-    :math:`-a b G/\det`.
+    :math:`-a b G/\det`; and :math:`U = (s_W a S_w + G b S_b)/\det`,
+    :math:`W = (G a S_w + s_U b S_b)/\det`.
     """
     m, n = g.shape
     a, b = 2.0 * g_word, 2.0 * g_bit
     groups: list[_Blocks] = []
+    cells: list[_Leaf] = []
     for has_top in (False, True):
         rows = np.arange(1, m) if has_top else np.zeros(1, dtype=np.intp)
         for has_right in (False, True):
@@ -132,7 +153,12 @@ def _leaves(g: FloatArray, g_word: float, g_bit: float) -> list[_Blocks]:
             k[:, :n_word, n_word:] = (-a * b * cond / det)[:, None, None]
             k[:, n_word:, :n_word] = k[:, :n_word, n_word:].transpose(0, 2, 1)
             groups.append(_Blocks(1, 1, has_right, has_top, row, col, _fix_diagonal(k)))
-    return groups
+            cells.append(
+                _Leaf(
+                    row, col, n_word, s_w * a / det, cond * b / det, cond * a / det, s_u * b / det
+                )
+            )
+    return groups, cells
 
 
 def _layout(a: _Blocks, b: _Blocks, horizontal: bool) -> tuple[_Layout, _Blocks]:
@@ -182,11 +208,14 @@ def _merge_gth(
     n_keep: int,
     n_total: int,
     out: FloatArray,
+    back: FloatArray,
 ) -> None:  # pragma: no cover - compiled
     """Assemble each pair of port Laplacians and eliminate the shared ports one by one.
 
     GTH pivots: the pivot of node q is the sum of its couplings to the nodes not yet eliminated
-    (its row sum is zero), so no pivot is a difference of nearly equal numbers.
+    (its row sum is zero), so no pivot is a difference of nearly equal numbers. If ``back`` has
+    rows, it receives the shared ports' voltages as a linear map of the kept ones,
+    :math:`v_I = M v_K` (rows of node q, eliminated last-first, are untouched by later steps).
     """
     for blk in prange(k_a.shape[0]):
         kc = np.zeros((n_total, n_total))
@@ -212,6 +241,19 @@ def _merge_gth(
                     out[blk, i, j] = kc[i, j]
                     total += kc[i, j]
             out[blk, i, i] = -total
+        if back.shape[0] > 0:
+            for q in range(n_keep, n_total):
+                pivot = 0.0
+                for j in range(q):
+                    pivot -= kc[q, j]
+                row = back[blk, q - n_keep]
+                for c in range(n_keep):
+                    row[c] = -kc[q, c] / pivot
+                for j in range(n_keep, q):
+                    f = -kc[q, j] / pivot
+                    if f != 0.0:
+                        for c in range(n_keep):
+                            row[c] += f * back[blk, j - n_keep, c]
 
 
 def _spans(ix: IntArray) -> list[tuple[int, int, int]]:
@@ -222,18 +264,22 @@ def _spans(ix: IntArray) -> list[tuple[int, int, int]]:
     return [(int(a), int(ix[a]), int(b - a)) for a, b in zip(starts, stops, strict=True)]
 
 
-def _merge_dense(k_a: FloatArray, k_b: FloatArray, layout: _Layout) -> FloatArray:
+def _merge_dense(
+    k_a: FloatArray, k_b: FloatArray, layout: _Layout, keep_back: bool
+) -> tuple[FloatArray, FloatArray | None]:
     r"""Assemble and eliminate the shared ports with LAPACK and BLAS (large interfaces).
 
     :math:`K' = K_{kk} - Y^T Y` with :math:`Y = C^{-1} K_{ik}` and :math:`C C^T = K_{ii}`
     (Cholesky, triangular solve, symmetric rank-k update), one block per task: blocks run in
     parallel on single-threaded BLAS (multithreaded BLAS on matrices of a few hundred rows was
-    20 times slower here), the last single block on all threads.
+    20 times slower here), the last single block on all threads. With ``keep_back`` also
+    :math:`M = -K_{ii}^{-1} K_{ik} = -C^{-T} Y` (shared-port voltages from the kept ones).
     """
     count = k_a.shape[0]
     total, keep = layout.n_total, layout.n_keep
     parts = [(k_a, _spans(layout.ix_a)), (k_b, _spans(layout.ix_b))]
     out = np.empty((count, keep, keep))
+    back = np.empty((count, total - keep, keep)) if keep_back else None
     diag = np.arange(keep)
 
     def reduce_block(blk: int) -> None:
@@ -246,6 +292,8 @@ def _merge_dense(k_a: FloatArray, k_b: FloatArray, layout: _Layout) -> FloatArra
                     ]
         chol = sla.cholesky(kc[keep:, keep:], lower=True, check_finite=False)
         y = sla.solve_triangular(chol, kc[keep:, :keep], lower=True, check_finite=False)
+        if back is not None:
+            back[blk] = -sla.solve_triangular(chol, y, lower=True, trans="T", check_finite=False)
         reduced = kc[:keep, :keep]
         reduced -= y.T @ y  # numpy calls syrk for y.T @ y
         reduced += reduced.T
@@ -260,7 +308,7 @@ def _merge_dense(k_a: FloatArray, k_b: FloatArray, layout: _Layout) -> FloatArra
         with _blas_controller().limit(limits=1, user_api="blas"):
             with ThreadPoolExecutor(max_workers=_workers()) as pool:
                 list(pool.map(reduce_block, range(count)))
-    return out
+    return out, back
 
 
 @functools.cache
@@ -276,6 +324,28 @@ def _workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+@dataclass(frozen=True)
+class _Merge:
+    """How one group of merged blocks was made: from blocks ``sel_a`` of group ``a`` and
+    ``sel_b`` of group ``b`` of the level below, and (if kept) the back-substitution operators
+    (count, shared ports, kept ports)."""
+
+    a: int
+    b: int
+    sel_a: IntArray
+    sel_b: IntArray
+    layout: _Layout
+    back: FloatArray | None
+
+
+@dataclass(frozen=True)
+class _Carry:
+    """A group moved up a level unchanged: the blocks ``mask`` of group ``src`` below."""
+
+    src: int
+    mask: NDArray[np.bool_]
+
+
 def _merge(
     a: _Blocks,
     b: _Blocks,
@@ -284,20 +354,28 @@ def _merge(
     horizontal: bool,
     row: IntArray,
     col: IntArray,
-) -> _Blocks:
+    keep_back: bool,
+) -> tuple[_Blocks, _Layout, FloatArray | None]:
     layout, shape = _layout(a, b, horizontal)
     k_a, k_b = a.k[sel_a], b.k[sel_b]
-    if layout.n_total - layout.n_keep <= _GTH_MAX_INTERFACE:
+    shared = layout.n_total - layout.n_keep
+    back: FloatArray | None
+    if shared <= _GTH_MAX_INTERFACE:
         k = np.empty((k_a.shape[0], layout.n_keep, layout.n_keep))
-        _merge_gth(k_a, k_b, layout.ix_a, layout.ix_b, layout.n_keep, layout.n_total, k)
+        back = np.empty((k_a.shape[0] if keep_back else 0, shared, layout.n_keep))
+        _merge_gth(k_a, k_b, layout.ix_a, layout.ix_b, layout.n_keep, layout.n_total, k, back)
+        back = back if keep_back else None
     else:
-        k = _merge_dense(k_a, k_b, layout)
-    return _Blocks(shape.h, shape.w, shape.has_right, shape.has_top, row, col, k)
+        k, back = _merge_dense(k_a, k_b, layout, keep_back)
+    return _Blocks(shape.h, shape.w, shape.has_right, shape.has_top, row, col, k), layout, back
 
 
-def _level(groups: list[_Blocks], n_rows: int, n_cols: int, horizontal: bool) -> list[_Blocks]:
+def _level(
+    groups: list[_Blocks], n_rows: int, n_cols: int, horizontal: bool, keep_back: bool
+) -> tuple[list[_Blocks], list[_Merge | _Carry]]:
     """Merge neighbouring pairs of blocks along columns (``horizontal``) or rows; an odd last
-    row or column of blocks is carried up unchanged."""
+    row or column of blocks is carried up unchanged. Returns the new groups and, for each, how
+    it was made."""
     owner = np.empty((n_rows, n_cols), dtype=np.intp)
     position = np.empty((n_rows, n_cols), dtype=np.intp)
     for index, grp in enumerate(groups):
@@ -315,22 +393,18 @@ def _level(groups: list[_Blocks], n_rows: int, n_cols: int, horizontal: bool) ->
         new_row, new_col = pair, col
     key = owner[at_a] * len(groups) + owner[at_b]
     merged: list[_Blocks] = []
+    records: list[_Merge | _Carry] = []
     for value in np.unique(key):
         sel = key == value
-        a, b = groups[value // len(groups)], groups[value % len(groups)]
-        merged.append(
-            _merge(
-                a,
-                b,
-                position[at_a][sel],
-                position[at_b][sel],
-                horizontal,
-                new_row[sel],
-                new_col[sel],
-            )
+        ia, ib = int(value) // len(groups), int(value) % len(groups)
+        sel_a, sel_b = position[at_a][sel], position[at_b][sel]
+        blocks, layout, back = _merge(
+            groups[ia], groups[ib], sel_a, sel_b, horizontal, new_row[sel], new_col[sel], keep_back
         )
+        merged.append(blocks)
+        records.append(_Merge(ia, ib, sel_a, sel_b, layout, back))
     if count % 2:  # the odd last interval moves up a level as it is
-        for grp in groups:
+        for index, grp in enumerate(groups):
             last = (grp.col if horizontal else grp.row) == count - 1
             if last.any():
                 moved = np.full(int(last.sum()), count // 2)
@@ -339,12 +413,192 @@ def _level(groups: list[_Blocks], n_rows: int, n_cols: int, horizontal: bool) ->
                 merged.append(
                     _Blocks(grp.h, grp.w, grp.has_right, grp.has_top, row_, col_, grp.k[last])
                 )
-    return merged
+                records.append(_Carry(index, last))
+    return merged, records
 
 
 def _coarsen(bounds: IntArray) -> IntArray:
     """Interval boundaries after merging neighbouring pairs (an odd last interval is kept)."""
     return np.concatenate([bounds[:-1:2], bounds[-1:]])
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _apply_back(
+    back: FloatArray, upper: FloatArray, shared_v: FloatArray
+) -> None:  # pragma: no cover - compiled
+    """``shared_v[blk] = back[blk] @ upper[blk]`` for many small blocks."""
+    for blk in prange(back.shape[0]):
+        for q in range(back.shape[1]):
+            for c in range(upper.shape[2]):
+                shared_v[blk, q, c] = 0.0
+            for j in range(back.shape[2]):
+                f = back[blk, q, j]
+                if f != 0.0:
+                    for c in range(upper.shape[2]):
+                        shared_v[blk, q, c] += f * upper[blk, j, c]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _scatter_ports(
+    upper: FloatArray,
+    shared_v: FloatArray,
+    ix: IntArray,
+    sel: IntArray,
+    lower: FloatArray,
+) -> None:  # pragma: no cover - compiled
+    """Port voltages of one child of each merge: kept ports from ``upper``, shared ones from
+    ``shared_v``, in the child's port order ``ix`` (positions in the merged matrix)."""
+    keep = upper.shape[1]
+    for blk in prange(upper.shape[0]):
+        dst = lower[sel[blk]]
+        for i in range(ix.size):
+            src = ix[i]
+            if src < keep:
+                for c in range(upper.shape[2]):
+                    dst[i, c] = upper[blk, src, c]
+            else:
+                for c in range(upper.shape[2]):
+                    dst[i, c] = shared_v[blk, src - keep, c]
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _cell_voltages(
+    port_v: FloatArray,
+    n_word: int,
+    u_w: FloatArray,
+    u_b: FloatArray,
+    w_w: FloatArray,
+    w_b: FloatArray,
+    row: IntArray,
+    col: IntArray,
+    u_out: FloatArray,
+    w_out: FloatArray,
+) -> None:  # pragma: no cover - compiled
+    """Word and bit node voltages of single cells from their port voltages (see :class:`_Leaf`)."""
+    for cell in prange(port_v.shape[0]):
+        for c in range(port_v.shape[2]):
+            s_word = 0.0
+            for i in range(n_word):
+                s_word += port_v[cell, i, c]
+            s_bit = 0.0
+            for i in range(n_word, port_v.shape[1]):
+                s_bit += port_v[cell, i, c]
+            u_out[c, row[cell], col[cell]] = u_w[cell] * s_word + u_b[cell] * s_bit
+            w_out[c, row[cell], col[cell]] = w_w[cell] * s_word + w_b[cell] * s_bit
+
+
+@dataclass(frozen=True)
+class _Shape:
+    count: int
+    ports: int
+
+
+class NestedDissection:
+    r"""The crossbar factored once by nested dissection: exact transfer matrix and, with
+    ``keep_factors``, node voltages for any batch of inputs.
+
+    ``conductance`` is a validated (m, n) array of device conductances in S (>= 0, finite);
+    ``g_word``, ``g_bit`` are the finite, positive segment conductances in S. ``keep_factors``
+    stores, for every merge, the map from the merged block's port voltages to the eliminated
+    ports' (about 75 MB per level at 1024 x 1024, ~1.5 GB in all), so that :meth:`node_voltages`
+    can run the elimination backwards: ports of the whole array from the sources, then every
+    level's shared ports, then every cell's word and bit node.
+    """
+
+    def __init__(
+        self, conductance: FloatArray, g_word: float, g_bit: float, *, keep_factors: bool = False
+    ) -> None:
+        g = np.ascontiguousarray(conductance, dtype=np.float64)
+        self.shape = g.shape
+        self.g_word, self.g_bit = float(g_word), float(g_bit)
+        m, n = g.shape
+        groups, cells = _leaves(g, g_word, g_bit)
+        self._cells = cells if keep_factors else []
+        self._levels: list[tuple[list[_Shape], list[_Merge | _Carry]]] = []
+        row_bounds, col_bounds = np.arange(m + 1), np.arange(n + 1)
+        while row_bounds.size > 2 or col_bounds.size > 2:
+            n_rows, n_cols = row_bounds.size - 1, col_bounds.size - 1
+            height, width = np.diff(row_bounds).max(), np.diff(col_bounds).max()
+            horizontal = n_cols > 1 and (n_rows == 1 or width <= height)
+            below = [_Shape(grp.k.shape[0], grp.k.shape[1]) for grp in groups]
+            groups, records = _level(groups, n_rows, n_cols, horizontal, keep_factors)
+            if keep_factors:
+                self._levels.append((below, records))
+            if horizontal:
+                col_bounds = _coarsen(col_bounds)
+            else:
+                row_bounds = _coarsen(row_bounds)
+        (whole,) = groups
+        k = whole.k[0]
+        k[np.arange(m), np.arange(m)] += 2.0 * g_word  # source half segments
+        k[m + np.arange(n), m + np.arange(n)] += 2.0 * g_bit  # ground half segments
+        self._factor = sla.cho_factor(k, lower=True, check_finite=False)
+        self._transfer: FloatArray | None = None
+
+    @property
+    def keeps_factors(self) -> bool:
+        """Whether :meth:`node_voltages` is available."""
+        return bool(self._cells)
+
+    def transfer(self) -> FloatArray:
+        r"""Effective conductance (m, n) in S: :math:`I = V G^\mathrm{eff}`."""
+        if self._transfer is None:
+            m, n = self.shape
+            unit = np.zeros((m + n, n))
+            unit[m + np.arange(n), np.arange(n)] = 1.0
+            x = sla.cho_solve(self._factor, unit, check_finite=False)
+            self._transfer = np.ascontiguousarray(4.0 * self.g_word * self.g_bit * x[:m])
+        return self._transfer
+
+    def node_voltages(self, voltages: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Word- and bit-line node voltages (batch, m, n) in V for inputs (batch, m) in V."""
+        if not self.keeps_factors:
+            raise RuntimeError("node_voltages needs NestedDissection(..., keep_factors=True)")
+        m, n = self.shape
+        v = np.asarray(voltages, dtype=np.float64)
+        batch = v.shape[0]
+        u_out, w_out = np.empty((batch, m, n)), np.empty((batch, m, n))
+        chunk = max(1, _NODE_CHUNK_ELEMENTS // (m * n))
+        for start in range(0, batch, chunk):
+            part = slice(start, min(batch, start + chunk))
+            self._node_voltages_chunk(v[part], u_out[part], w_out[part])
+        return u_out, w_out
+
+    def _node_voltages_chunk(self, v: FloatArray, u_out: FloatArray, w_out: FloatArray) -> None:
+        m, _ = self.shape
+        batch = v.shape[0]
+        rhs = np.zeros((sum(self.shape), batch))
+        rhs[:m] = 2.0 * self.g_word * v.T
+        ports = [sla.cho_solve(self._factor, rhs, check_finite=False)[np.newaxis]]
+        for below, records in reversed(self._levels):
+            lower = [np.empty((shape.count, shape.ports, batch)) for shape in below]
+            for record, upper in zip(records, ports, strict=True):
+                if isinstance(record, _Carry):
+                    lower[record.src][record.mask] = upper
+                    continue
+                if record.back is None:  # pragma: no cover - keep_factors stores them all
+                    raise RuntimeError("missing back-substitution operator")
+                if upper.shape[0] <= _BLAS_MAX_BLOCKS:  # few large blocks: BLAS
+                    shared_v = record.back @ upper
+                else:
+                    shared_v = np.empty((upper.shape[0], record.back.shape[1], batch))
+                    _apply_back(record.back, upper, shared_v)
+                _scatter_ports(upper, shared_v, record.layout.ix_a, record.sel_a, lower[record.a])
+                _scatter_ports(upper, shared_v, record.layout.ix_b, record.sel_b, lower[record.b])
+            ports = lower
+        for cell, port_v in zip(self._cells, ports, strict=True):
+            _cell_voltages(
+                port_v,
+                cell.n_word,
+                cell.u_w,
+                cell.u_b,
+                cell.w_w,
+                cell.w_b,
+                cell.row,
+                cell.col,
+                u_out,
+                w_out,
+            )
 
 
 def transfer_matrix(conductance: FloatArray, g_word: float, g_bit: float) -> FloatArray:
@@ -354,25 +608,4 @@ def transfer_matrix(conductance: FloatArray, g_word: float, g_bit: float) -> Flo
     ``g_word``, ``g_bit`` are the finite, positive segment conductances in S. Exact to rounding
     (see the module docstring for the method and its accuracy).
     """
-    g = np.ascontiguousarray(conductance, dtype=np.float64)
-    m, n = g.shape
-    groups = _leaves(g, g_word, g_bit)
-    row_bounds, col_bounds = np.arange(m + 1), np.arange(n + 1)
-    while row_bounds.size > 2 or col_bounds.size > 2:
-        n_rows, n_cols = row_bounds.size - 1, col_bounds.size - 1
-        height, width = np.diff(row_bounds).max(), np.diff(col_bounds).max()
-        horizontal = n_cols > 1 and (n_rows == 1 or width <= height)
-        groups = _level(groups, n_rows, n_cols, horizontal)
-        if horizontal:
-            col_bounds = _coarsen(col_bounds)
-        else:
-            row_bounds = _coarsen(row_bounds)
-    (whole,) = groups
-    k = whole.k[0]
-    k[np.arange(m), np.arange(m)] += 2.0 * g_word  # source half segments
-    k[m + np.arange(n), m + np.arange(n)] += 2.0 * g_bit  # ground half segments
-    factor = sla.cho_factor(k, lower=True, check_finite=False)
-    unit = np.zeros((m + n, n))
-    unit[m + np.arange(n), np.arange(n)] = 1.0
-    x = sla.cho_solve(factor, unit, check_finite=False)
-    return np.ascontiguousarray(4.0 * g_word * g_bit * x[:m])
+    return NestedDissection(conductance, g_word, g_bit).transfer()
