@@ -28,7 +28,10 @@ scores compare reservoirs, not readouts. Times are medians over ``--repeats`` of
 * ``MG run+fit``: drive 10k steps, fit one ridge readout (one-step forecast), predict the test part.
 
 Building the reservoirs (and, for ours, the adaptation run) is not in these times; it is printed
-separately.
+separately. The last E/I row is the best memory setting found for issue 7 (threshold 0.25 so that
+adaptation to rates 0.5 settles at summed inhibition about half the excitation, input 1e-4, gain
+for an effective spectral radius 0.99); since it works in a near-linear input regime, a
+ReservoirPy ESN with input scaling 0.001 (outside the grid) is printed for comparison.
 
 Part 3, **spiking reservoir** (:mod:`snn.models.reservoir.spiking`, N = 400, 1500 input bins of
 20 ms): rates and memory capacity for each balance, static and after Vogels iSTDP adaptation
@@ -47,6 +50,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -89,6 +93,18 @@ ADAPT_STEPS = 5000
 def adapt_schedule(steps: int) -> np.ndarray:
     """The learning-rate schedule of every adaptation run: 3e-2 decaying to 1e-4."""
     return np.geomspace(3e-2, 1e-4, steps)
+
+
+def with_effective_radius(res: EIReservoir, radius: float, rate: float = 0.5) -> EIReservoir:
+    """``res`` with the sigmoid gain c that gives its dynamics, linearised at every rate equal to
+    ``rate``, the spectral radius ``radius``: c rate (1 - rate) rho(A_E - A_I) = radius.
+
+    For units adapted to ``rate`` = 0.5 the fixed point V = theta does not depend on c, so the
+    gain can be set after adaptation without moving the rates off their target.
+    """
+    a_exc, a_inh = res.dense()
+    gain = radius / (rate * (1.0 - rate) * spectral_radius_of(a_exc - a_inh))
+    return dataclasses.replace(res, params=dataclasses.replace(res.params, gain=gain))
 
 
 def make_condition(res: EIReservoir, condition: str, seed: int) -> EIReservoir:
@@ -304,6 +320,20 @@ def compare(n: int, steps: int, repeats: int) -> None:
             None,
         )
     )
+    # near-linear memory settings (issue 7): threshold 0.25 makes adaptation to rho = 0.5 settle
+    # where each unit's summed inhibition is about half its excitation (V = theta at the target:
+    # (1 - beta) / 2 = theta), so the excitatory mean-mode eigenvalue 1 - beta ~ 0.5 sits just
+    # inside the bulk of the spectrum (radius ~ 0.58 at k = 10) instead of the inhibitory columns
+    # dominating it; input 1e-4 keeps every unit on the linear part of the sigmoid (odd about
+    # 0.5); the gain is then set for an effective spectral radius 0.99
+    merged_base = ei_reservoir(n=n, balance=0.5, threshold=0.25, input_scale=1e-4, seed=1)
+    candidates.append(
+        (
+            "ours: E/I adapted, rho = 0.5, threshold 0.25, input 1e-4, radius 0.99",
+            lambda: with_effective_radius(merged_base.adapt(u_adapt, 0.5, lr).reservoir, 0.99),
+            None,
+        )
+    )
     for label, build, build_mg in candidates:
         t0 = time.perf_counter()
         res = build()
@@ -336,10 +366,18 @@ def compare(n: int, steps: int, repeats: int) -> None:
         f"\ntarget: our E/I run+fit <= {TARGET_RATIO} x ReservoirPy's (slowest E/I row): MC "
         f"{ratio_mc:.2f}x, MG {ratio_mg:.2f}x -> {met}"
     )
+    # the grid stops at input scaling 0.01; the near-linear E/I rows use far smaller inputs, and a
+    # tanh ESN gains memory there too, so show it in that regime as well
+    rpy_small = Reservoir(n, sr=1.0, input_scaling=0.001, lr=1.0, seed=1)
+    rpy_small.initialize(u[:, None])
+    mc_small = memory_capacity(rpy_small.run(u[:, None]), u, washout=WASHOUT, ridge=RIDGE_MC).total
+    print(f"ReservoirPy ESN outside the grid (sr 1.0, input scaling 0.001): MC {mc_small:.1f}")
+
     verdict = "met" if best_ours[2] > mc_best else "NOT met"
     print(
         f"target: adaptive E/I MC above ReservoirPy's best static ESN: best E/I {best_ours[2]:.1f} "
-        f"({best_ours[0]}) vs {mc_best:.1f} -> {verdict}"
+        f"({best_ours[0]}) vs {mc_best:.1f} -> {verdict}; vs the ESN at input scaling 0.001: "
+        f"{'met' if best_ours[2] > mc_small else 'NOT met'}"
     )
 
     # diagnostic: memory of the linearised networks at the same spectral radius
