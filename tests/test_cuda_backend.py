@@ -589,13 +589,7 @@ def test_device_rng_drives_downstream_neurons_at_the_host_rate(
 
 
 def test_unsupported_features_fail_at_construction_naming_the_alternative() -> None:
-    spin = snn.Network(dt=1e-3, semantics="spinnaker")
-    spin.population(2, snn.IF_curr_exp(), label="p")
-    with pytest.raises(ValueError, match=r"'spinnaker' semantics.*backend='numba'"):
-        cuda_backend.CudaSimulator(compile_network(spin), 0)
-    with pytest.raises(ValueError, match="does not implement the 'spinnaker' semantics"):
-        spin.run(0.002, backend="cuda")
-
+    """(What the ``spinnaker`` semantics refuse here: ``test_cuda_spinnaker.py``.)"""
     deep = snn.Network(dt=1e-3)
     deep.population(3, snn.neurons.DeltaLIF(), label="layer")
     with pytest.raises(ValueError, match=r"deep network.*snn\.deep\.run"):

@@ -128,6 +128,7 @@ BACKENDS.add(
         "numba-cuda kernels on a GPU (or NUMBA_ENABLE_CUDASIM=1); bit-identical by default",
         _cuda_unavailable,
         _cuda_simulator,
+        semantics=("exact", "spinnaker"),
     ),
 )
 

@@ -1,4 +1,7 @@
-"""The CUDA backend: the NumPy reference's ``exact`` semantics in one persistent numba-cuda kernel.
+"""The CUDA backend: the NumPy reference's semantics in persistent numba-cuda kernels.
+
+The ``exact`` semantics run in the kernel described below; the ``spinnaker`` semantics in a
+kernel of their own (:mod:`snn.backends.cuda_spinnaker`; see "SpiNNaker semantics" below).
 
 Kernels come from the ``numba-cuda`` package (Numba's built-in CUDA target is deprecated). Without
 a GPU, set ``NUMBA_ENABLE_CUDASIM=1`` **before** ``numba.cuda`` is first imported and the same
@@ -153,8 +156,33 @@ doubles it and relaunches. State samples of a chunk go to a buffer laid out per 
 (recorder, variable), written by the thread that owns the neuron; the weights of a plastic
 projection are a channel too, each weight written by the thread that owns its post neuron.
 
-Not supported (refused in the constructor, before anything is compiled or launched): the
-``spinnaker`` semantics and deep-network models; the messages name the backends that run them.
+**SpiNNaker semantics.** A network with ``semantics="spinnaker"`` runs in a separate persistent
+kernel, :mod:`snn.backends.cuda_spinnaker` (the exact kernel above is untouched by it), which
+follows the reference's ``_SpinnakerSchedule.step`` and evaluates the pure functions of
+:mod:`snn.backends.spinnaker_semantics` per neuron and per synapse, rewritten as device functions
+with the same operations in the same order (as the Numba backend's ``_run_spinnaker`` does):
+``IF_curr_exp`` with sPyNNaker's constants (``lower_if_curr_exp``: arrival scaling, closed-form
+membrane or refractory countdown, ``v >= v_thresh``, reset, synaptic decay), sources as above,
+additive pair STDP with its 16-entry post-spike histories and fixed-point, int16-wrapped traces
+(``add_post_spikes``, ``stdp_pre_spike_update``, ``add_spike_to_trace``). Per step: phase A per
+neuron (samples, update, post-history appends, the neuron's presynaptic rows of plastic
+projections advanced, their state before the spike kept in a slot of the step's parity), one
+grid barrier, phase B a gather by target of **all** synapses in (projection declaration order,
+synapse order), static and plastic interleaved as in the reference; a plastic synapse whose pre
+neuron spiked is updated lazily (from its target's history and the saved pre row) and delivers
+its updated weight. Results equal the reference's bit for bit (spikes, ``v``, ``isyn_*``,
+weights; tested on the simulator against the random plastic networks of the Numba backend's
+parity tests), with ``poisson_rng="host"``; ``poisson_rng="device"`` and ``threads_per_block``
+work as above. ``precision="float32"`` (the semantics take no precision, as on every backend)
+and ``delivery="scatter"`` (float atomics are not bit-identical) are refused in the
+constructor, and so is whatever the reference refuses under these semantics (``IF_cond_exp``,
+``AdaptiveLIF``, multiplicative and inhibitory STDP: ``spinnaker_semantics.check_supported``,
+with the reference's message). That kernel has been typed and lowered to LLVM IR for sm_90
+(every product a ``__nv_dmul_rn`` call, no plain ``fmul``) and run on the simulator; it has not
+yet been compiled to PTX (no NVVM here) or run on a GPU.
+
+Not supported (refused in the constructor, before anything is compiled or launched):
+deep-network models; the message names what runs them.
 
 On a GPU, compiling needs NVVM and libdevice, and the grid barrier links ``libcudadevrt``: a CUDA
 toolkit, or the wheels of ``pip install "numba-cuda[cu12]"`` (``[cu13]`` with a CUDA 13 driver).
@@ -177,6 +205,7 @@ from numba.cuda import libdevice
 from numpy.typing import NDArray
 
 from snn import arith
+from snn.backends import spinnaker_semantics as spinn
 from snn.backends.numba_backend import (
     ADAPTIVE_LIF,
     IF_COND_EXP,
@@ -185,6 +214,7 @@ from snn.backends.numba_backend import (
     N_STATE_ROWS,
     POISSON,
     SPIKE_ARRAY,
+    SPINNAKER_FLOAT_CONSTS,
     STATE_ROWS,
     STDP_ADDITIVE,
     STDP_MULTIPLICATIVE,
@@ -692,6 +722,19 @@ def _build_kernel(precision: str, scatter: bool, plastic: bool, device_rng: bool
     return run_steps
 
 
+#: the device arrays of the kernel, in the order of its parameters after the eight scalars
+#: (keys of ``CudaSimulator._d``, and the chunk's ``draws``, ``channels``, ``samples``,
+#: ``counters``)
+KERNEL_ARRAYS = (
+    "code", "column", "fconst", "iconst", "p_spike", "draw_col", "draws", "rng_states",
+    "ssa_ptr", "ssa_end", "ssa_steps", "state", "last_spike", "ring", "flags", "spike_list",
+    "syn_ptr", "syn_count", "syn_other", "syn_w", "syn_dr", "rec_mask", "rec",
+    "samp_ptr", "samp_channel", "samp_column", "channels", "samples", "counters",
+    "pl_ptr", "pl_count", "pl_pre", "pl_dr", "pl_rule", "pl_w", "pl_trace", "pl_last",
+    "rule_f", "rule_i", "decay", "post_trace", "post_last", "post_rule_ptr", "post_rule",
+    "wsamp_ptr", "wsamp_channel", "wsamp_column", "wsamp_syn",
+)  # fmt: skip
+
 _KERNELS: dict[tuple[str, bool, bool, bool], Any] = {}
 
 
@@ -794,6 +837,9 @@ class CudaSimulator:
     * ``threads_per_block``: CUDA block size (default 256 on a GPU, 4 in the simulator, which
       runs a single block because its grid barrier only spans one).
 
+    Under the ``spinnaker`` semantics only ``precision="float64"`` and ``delivery="gather"``
+    are accepted (see "SpiNNaker semantics" in the module docstring).
+
     ``run`` may be called repeatedly and continues where it stopped.
     """
 
@@ -814,6 +860,13 @@ class CudaSimulator:
                 f"cuda backend: delivery must be one of {', '.join(DELIVERIES)}, got {delivery!r}"
             )
         self.delivery: str = delivery
+        self.spinnaker = compiled.semantics == "spinnaker"
+        if self.spinnaker and delivery != "gather":
+            raise ValueError(
+                f"cuda backend: delivery={delivery!r} is not available with the 'spinnaker' "
+                "semantics (they are bit-identical to the reference, which float atomics are "
+                "not); leave delivery at 'gather'"
+            )
         poisson_rng = options.get("poisson_rng", "host")
         if not isinstance(poisson_rng, str) or poisson_rng not in POISSON_RNGS:
             raise ValueError(
@@ -847,9 +900,16 @@ class CudaSimulator:
             if p.is_poisson and not device_rng
         }
         self._lower(compiled)
-        self._kernel = _kernel(
-            self.precision, self.delivery == "scatter", self._plastic, device_rng
-        )
+        if self.spinnaker:
+            from snn.backends import cuda_spinnaker
+
+            self._kernel = cuda_spinnaker.kernel(device_rng)
+            self._kernel_arrays: tuple[str, ...] = cuda_spinnaker.KERNEL_ARRAYS
+        else:
+            self._kernel = _kernel(
+                self.precision, self.delivery == "scatter", self._plastic, device_rng
+            )
+            self._kernel_arrays = KERNEL_ARRAYS
         self._blocks: int | None = None
 
     # -- lowering --------------------------------------------------------------------------
@@ -885,11 +945,15 @@ class CudaSimulator:
             f = np.zeros((N_FLOAT_CONSTS, p.size), T)  # rounded as the reference's constants
             i = np.zeros((N_INT_CONSTS, p.size), np.int64)
             ps = np.zeros(p.size)
-            for row, key in enumerate(FLOAT_CONSTS[kind]):
-                f[row] = p.consts[key]
-            for row, key in enumerate(INT_CONSTS[kind]):
-                if key in p.consts:
-                    i[row] = p.consts[key]
+            consts, float_rows, int_rows = p.consts, FLOAT_CONSTS[kind], INT_CONSTS[kind]
+            if self.spinnaker and kind == IF_CURR_EXP:  # sPyNNaker's update: its own constants
+                consts = spinn.lower_if_curr_exp(p.params, c.dt)
+                float_rows, int_rows = SPINNAKER_FLOAT_CONSTS, ("refrac_steps",)
+            for row, key in enumerate(float_rows):
+                f[row] = consts[key]
+            for row, key in enumerate(int_rows):
+                if key in consts:
+                    i[row] = consts[key]
             if kind == POISSON:
                 # a constant in the run's precision, compared with float64 uniforms (reference)
                 ps[:] = np.asarray(p.consts["p_spike"]).astype(T)
@@ -918,36 +982,19 @@ class CudaSimulator:
                 else:
                     state[STATE_ROWS[var], sl] = values
 
-        # static synapses in declaration order, then synapse (storage) order; the gather table
-        # lists each target's incoming synapses, stably sorted: still in that order
-        static = [pr for pr in projs if pr.stdp is None]
-        n_syn = sum(pr.weights.size for pr in static)
-        sort_key = np.empty(n_syn, np.uint32)
-        other = np.empty(n_syn, np.int32)
-        weights = np.empty(n_syn, T)
-        dr = np.empty(n_syn, np.int32)
-        start = 0
-        for pr in static:
-            sl = slice(start, start + pr.weights.size)
-            pre, post = pr.pre_idx + pop_off[pr.pre], pr.post_idx + pop_off[pr.post]
-            sort_key[sl], other[sl] = (post, pre) if self.delivery == "gather" else (pre, post)
-            weights[sl] = pr.weights
-            dr[sl] = pr.delays * 2 + pr.receptor
-            start = sl.stop
-        order = _stable_order(sort_key)
-        if self.delivery == "gather":
-            where, syn_ptr, syn_count, size = _sliced_ell(sort_key[order], n)
-            syn_table = [np.zeros(size, a.dtype) for a in (other, weights, dr)]
-            for table, values in zip(syn_table, (other, weights, dr), strict=True):
-                table[where] = values[order]
-        else:
-            syn_ptr = np.zeros(n + 1, np.int64)
-            np.cumsum(np.bincount(sort_key, minlength=n), out=syn_ptr[1:])
-            syn_table = [other[order], weights[order], dr[order]]
-            syn_count = np.zeros(1, np.int32)
-
         self._plastic = any(pr.stdp is not None for pr in projs)
-        pl = self._lower_plastic(c, pop_off, n)
+        if self.spinnaker:
+            from snn.backends import cuda_spinnaker
+
+            tables = cuda_spinnaker.lower_synapses(c, pop_off, n)
+            weight_sites = tables.weight_sites
+            specific: dict[str, NDArray[Any]] = {
+                "refract_timer": np.zeros(n, np.int64),
+                "flags": np.zeros(2 * n, np.uint8),
+                **tables.arrays,
+            }
+        else:
+            specific, weight_sites = self._lower_exact_synapses(c, pop_off, n, last_spike)
 
         # recording: spikes of recorded neurons; sample channels (recorder, variable): state
         # rows of neurons, or weights of a plastic projection (sampled by their post neurons)
@@ -956,17 +1003,10 @@ class CudaSimulator:
         w_entries: list[tuple[IntArray, IntArray, IntArray, IntArray]] = []
         for r in c.recorders:
             if r.kind == "projection":
-                n_w = projs[r.target].weights.size
+                post, position = weight_sites[r.target]
+                n_w = post.size
                 for var in r.variables:
-                    synapses = pl.first[r.target] + np.arange(n_w)
-                    w_entries.append(
-                        (
-                            pl.post[synapses],
-                            np.full(n_w, len(channels)),
-                            np.arange(n_w),
-                            pl.position[synapses],
-                        )
-                    )
+                    w_entries.append((post, np.full(n_w, len(channels)), np.arange(n_w), position))
                     channels.append(_Channel(r.label, var, -1, np.arange(n_w), r.interval_steps))
                 continue
             base = int(pop_off[r.target])
@@ -1019,42 +1059,85 @@ class CudaSimulator:
             "ssa_end": dev(ssa_end),
             "ssa_steps": dev(_cat(ssa_steps, np.int64)),
             "state": dev(state.astype(T)),
-            "last_spike": dev(last_spike),
             "ring": dev(np.zeros(L * 2 * n, T)),
-            "flags": dev(
-                np.zeros(L * n if self.delivery == "gather" or self._plastic else 1, np.uint8)
-            ),
-            "spike_list": dev(np.zeros(2 * n if self.delivery == "scatter" else 1, np.int32)),
-            "syn_ptr": dev(syn_ptr),
-            "syn_count": dev(syn_count),
-            "syn_other": dev(syn_table[0]),
-            "syn_w": dev(syn_table[1]),
-            "syn_dr": dev(syn_table[2]),
             "rec_mask": dev(rec_mask),
             "rec": cuda.device_array(2 * self._capacity, np.int64),
             "samp_ptr": dev(samp_ptr),
             "samp_channel": dev(ent_channel[samp_order]),
             "samp_column": dev(ent_column[samp_order]),
-            "pl_ptr": dev(pl.slice_offset),
-            "pl_count": dev(pl.count),
-            "pl_pre": dev(pl.pre),
-            "pl_dr": dev(pl.dr),
-            "pl_rule": dev(pl.rule),
-            "pl_w": dev(pl.weights.astype(T)),
-            "pl_trace": dev(np.zeros(pl.pre.size)),
-            "pl_last": dev(np.full(pl.pre.size, NEVER, np.int64)),
-            "rule_f": dev(pl.rule_f),
-            "rule_i": dev(pl.rule_i),
-            "decay": dev(pl.decay),
-            "post_trace": dev(np.zeros(pl.n_post)),
-            "post_last": dev(np.full(pl.n_post, NEVER, np.int64)),
-            "post_rule_ptr": dev(pl.post_rule_ptr),
-            "post_rule": dev(pl.post_rule),
             "wsamp_ptr": dev(wsamp_ptr),
             "wsamp_channel": dev(w_channel[w_order]),
             "wsamp_column": dev(w_column[w_order]),
             "wsamp_syn": dev(w_syn[w_order]),
+            **{key: dev(values) for key, values in specific.items()},
         }
+
+    def _lower_exact_synapses(
+        self, c: CompiledNetwork, pop_off: IntArray, n: int, last_spike: IntArray
+    ) -> tuple[dict[str, NDArray[Any]], dict[int, tuple[IntArray, IntArray]]]:
+        """The exact kernel's own arrays (static and plastic synapse tables, STDP state,
+        ``last_spike``), and per plastic projection the post neuron and table position of each
+        synapse (for its weight recorders)."""
+        projs, T, L = c.projections, self.dtype, c.ring_length
+        # static synapses in declaration order, then synapse (storage) order; the gather table
+        # lists each target's incoming synapses, stably sorted: still in that order
+        static = [pr for pr in projs if pr.stdp is None]
+        n_syn = sum(pr.weights.size for pr in static)
+        sort_key = np.empty(n_syn, np.uint32)
+        other = np.empty(n_syn, np.int32)
+        weights = np.empty(n_syn, T)
+        dr = np.empty(n_syn, np.int32)
+        start = 0
+        for pr in static:
+            sl = slice(start, start + pr.weights.size)
+            pre, post = pr.pre_idx + pop_off[pr.pre], pr.post_idx + pop_off[pr.post]
+            sort_key[sl], other[sl] = (post, pre) if self.delivery == "gather" else (pre, post)
+            weights[sl] = pr.weights
+            dr[sl] = pr.delays * 2 + pr.receptor
+            start = sl.stop
+        order = _stable_order(sort_key)
+        if self.delivery == "gather":
+            where, syn_ptr, syn_count, size = _sliced_ell(sort_key[order], n)
+            syn_table = [np.zeros(size, a.dtype) for a in (other, weights, dr)]
+            for table, values in zip(syn_table, (other, weights, dr), strict=True):
+                table[where] = values[order]
+        else:
+            syn_ptr = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(sort_key, minlength=n), out=syn_ptr[1:])
+            syn_table = [other[order], weights[order], dr[order]]
+            syn_count = np.zeros(1, np.int32)
+
+        pl = self._lower_plastic(c, pop_off, n)
+        weight_sites: dict[int, tuple[IntArray, IntArray]] = {}
+        for index, first in pl.first.items():
+            synapses = first + np.arange(projs[index].weights.size)
+            weight_sites[index] = (pl.post[synapses], pl.position[synapses])
+        arrays: dict[str, NDArray[Any]] = {
+            "last_spike": last_spike,
+            "flags": np.zeros(L * n if self.delivery == "gather" or self._plastic else 1, np.uint8),
+            "spike_list": np.zeros(2 * n if self.delivery == "scatter" else 1, np.int32),
+            "syn_ptr": syn_ptr,
+            "syn_count": syn_count,
+            "syn_other": syn_table[0],
+            "syn_w": syn_table[1],
+            "syn_dr": syn_table[2],
+            "pl_ptr": pl.slice_offset,
+            "pl_count": pl.count,
+            "pl_pre": pl.pre,
+            "pl_dr": pl.dr,
+            "pl_rule": pl.rule,
+            "pl_w": pl.weights.astype(T),
+            "pl_trace": np.zeros(pl.pre.size),
+            "pl_last": np.full(pl.pre.size, NEVER, np.int64),
+            "rule_f": pl.rule_f,
+            "rule_i": pl.rule_i,
+            "decay": pl.decay,
+            "post_trace": np.zeros(pl.n_post),
+            "post_last": np.full(pl.n_post, NEVER, np.int64),
+            "post_rule_ptr": pl.post_rule_ptr,
+            "post_rule": pl.post_rule,
+        }
+        return arrays, weight_sites
 
     def _lower_plastic(self, c: CompiledNetwork, pop_off: IntArray, n: int) -> _PlasticTables:
         """The plastic synapses in a gather table over post neurons (each neuron's in
@@ -1165,18 +1248,13 @@ class CudaSimulator:
             counters = np.zeros(N_COUNTERS, np.int64)
             counters[C_STOP] = m0 + k
             d_counters = _to_device(counters)
+            launch = {
+                **d, "draws": d_draws, "channels": d_chan, "samples": samples,
+                "counters": d_counters,
+            }  # fmt: skip
             args = (
                 m, m0 + k, m0, self._n, self._L, self._n_poisson, self._n_recorded,
-                self._capacity,
-                d["code"], d["column"], d["fconst"], d["iconst"], d["p_spike"], d["draw_col"],
-                d_draws, d["rng_states"], d["ssa_ptr"], d["ssa_end"], d["ssa_steps"], d["state"],
-                d["last_spike"], d["ring"], d["flags"], d["spike_list"], d["syn_ptr"],
-                d["syn_count"], d["syn_other"], d["syn_w"], d["syn_dr"], d["rec_mask"], d["rec"],
-                d["samp_ptr"], d["samp_channel"], d["samp_column"], d_chan, samples, d_counters,
-                d["pl_ptr"], d["pl_count"], d["pl_pre"], d["pl_dr"], d["pl_rule"], d["pl_w"],
-                d["pl_trace"], d["pl_last"], d["rule_f"], d["rule_i"], d["decay"],
-                d["post_trace"], d["post_last"], d["post_rule_ptr"], d["post_rule"],
-                d["wsamp_ptr"], d["wsamp_channel"], d["wsamp_column"], d["wsamp_syn"],
+                self._capacity, *(launch[name] for name in self._kernel_arrays),
             )  # fmt: skip
             blocks = self._grid_blocks(args)
             self._kernel[blocks, self.threads_per_block](*args)
@@ -1233,12 +1311,18 @@ class CudaSimulator:
 
 
 def check_supported(compiled: CompiledNetwork) -> None:
-    """Refuse, by name, what this backend does not run (before anything is compiled)."""
-    if compiled.semantics != "exact":
+    """Refuse, by name, what this backend does not run (before anything is compiled).
+
+    Under the ``spinnaker`` semantics that is what the reference refuses too
+    (:func:`snn.backends.spinnaker_semantics.check_supported`, with its message): every feature
+    those semantics implement runs here.
+    """
+    if compiled.semantics == "spinnaker":
+        spinn.check_supported(compiled)
+    elif compiled.semantics != "exact":
         raise ValueError(
-            f"cuda backend: the {compiled.semantics!r} semantics (sPyNNaker's discrete update "
-            "rules) are not implemented on CUDA; run this network with backend='numba' "
-            "(bit-identical to the reference) or backend='numpy'"
+            f"cuda backend: the {compiled.semantics!r} semantics are not implemented on CUDA; "
+            "run this network with backend='numpy'"
         )
     for p in compiled.populations:
         if p.model.deep_only:
