@@ -493,4 +493,4 @@ def test_inhibitory_stdp_is_refused_where_it_has_no_lowering() -> None:
             continue
         report = check_network(net, target="nest", raise_errors=False)
         assert [v.rule for v in report.errors] == ["unsupported_plasticity"]
-        assert "numpy, numba or brian2" in report.errors[0].message
+        assert "numpy, numba, cuda or brian2" in report.errors[0].message

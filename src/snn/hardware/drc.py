@@ -334,7 +334,7 @@ def check_plasticity(net: Network, opts: DRCOptions, report: DRCReport) -> None:
                 proj.label,
                 f"projection {proj.label!r}: InhibitorySTDP (Vogels et al. 2011) has no PyNN "
                 "lowering here yet (sPyNNaker's Vogels2011Rule and NEST's vogels_sprekeler_synapse "
-                "are not wired up); simulate it with the numpy, numba or brian2 backend",
+                "are not wired up); simulate it with the numpy, numba, cuda or brian2 backend",
             )
             continue
         if opts.target == "nest":
