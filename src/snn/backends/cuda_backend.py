@@ -1329,7 +1329,7 @@ def check_supported(compiled: CompiledNetwork) -> None:
             raise ValueError(
                 f"cuda backend: population {p.label!r} ({p.model.name}) belongs to a deep "
                 "network, which runs layer by layer on frames: use snn.deep.run(net, frames, "
-                "backend='numpy' or 'numba') or snn.deep.lower_torch(net)"
+                "backend='numpy', 'numba' or 'cuda') or snn.deep.lower_torch(net)"
             )
         if p.model.name not in MODEL_CODES:
             raise ValueError(
