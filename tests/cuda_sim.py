@@ -18,11 +18,18 @@ import pytest
 
 
 def use_simulator() -> None:
-    """Import numba.cuda with NUMBA_ENABLE_CUDASIM=1 (unless set), then restore the variable."""
+    """Import numba.cuda with NUMBA_ENABLE_CUDASIM=1 (unless set), then restore the variable.
+
+    Numba reads its configuration when ``numba`` is first imported, which another test module
+    may already have done (any module with a Numba kernel): the configuration is re-read here so
+    that the simulator is still chosen, as long as ``numba.cuda`` itself is not yet imported.
+    """
     before = os.environ.get("NUMBA_ENABLE_CUDASIM")
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
     try:
         if importlib.util.find_spec("numba_cuda") is not None:
+            if "numba.core.config" in sys.modules and "numba.cuda" not in sys.modules:
+                sys.modules["numba.core.config"].reload_config()
             importlib.import_module("numba.cuda")
     finally:
         if before is None:
