@@ -62,6 +62,8 @@ IntArray = NDArray[np.intp]
 #: Merges eliminating at most this many shared ports run node by node (GTH pivots, Numba);
 #: larger ones through LAPACK Cholesky and BLAS, where the flops are.
 _GTH_MAX_INTERFACE = 64
+#: Lowest levels composed into one map per cell (4: blocks of up to 4 x 4 cells).
+_COLLAPSED_LEVELS = 4
 #: Backward passes over at most this many blocks of a group use BLAS for the shared ports.
 _BLAS_MAX_BLOCKS = 64
 #: Inputs per backward pass of :meth:`NestedDissection.node_voltages`: port voltages of the
@@ -493,6 +495,61 @@ class _Shape:
     ports: int
 
 
+@njit(cache=True, parallel=True, error_model="numpy")
+def _gather_cells(
+    packed: FloatArray,
+    cell_block: IntArray,
+    coef_u: FloatArray,
+    coef_w: FloatArray,
+    u_out: FloatArray,
+    w_out: FloatArray,
+) -> None:  # pragma: no cover - compiled
+    """Node voltages of every cell from the port voltages of its block at the collapsed level:
+    ``U[b, r, c] = sum_j coef_u[r, c, j] packed[block(r, c), j, b]`` (and W alike)."""
+    m, n = cell_block.shape
+    batch = packed.shape[2]
+    for r in prange(m):
+        acc_u = np.empty(batch)
+        acc_w = np.empty(batch)
+        for c in range(n):
+            blk = cell_block[r, c]
+            acc_u[:] = 0.0
+            acc_w[:] = 0.0
+            for j in range(packed.shape[1]):
+                cu = coef_u[r, c, j]
+                cw = coef_w[r, c, j]
+                for b in range(batch):
+                    acc_u[b] += cu * packed[blk, j, b]
+                    acc_w[b] += cw * packed[blk, j, b]
+            for b in range(batch):
+                u_out[b, r, c] = acc_u[b]
+                w_out[b, r, c] = acc_w[b]
+
+
+_Level = tuple[list[_Shape], list[_Merge | _Carry]]
+
+
+def _backward(levels: list[_Level], ports: list[FloatArray], batch: int) -> list[FloatArray]:
+    """Run merges backwards: port voltages of the groups above ``levels`` -> of those below."""
+    for below, records in reversed(levels):
+        lower = [np.empty((shape.count, shape.ports, batch)) for shape in below]
+        for record, upper in zip(records, ports, strict=True):
+            if isinstance(record, _Carry):
+                lower[record.src][record.mask] = upper
+                continue
+            if record.back is None:  # pragma: no cover - keep_factors stores them all
+                raise RuntimeError("missing back-substitution operator")
+            if upper.shape[0] <= _BLAS_MAX_BLOCKS:  # few large blocks: BLAS
+                shared_v = record.back @ upper
+            else:
+                shared_v = np.empty((upper.shape[0], record.back.shape[1], batch))
+                _apply_back(record.back, upper, shared_v)
+            _scatter_ports(upper, shared_v, record.layout.ix_a, record.sel_a, lower[record.a])
+            _scatter_ports(upper, shared_v, record.layout.ix_b, record.sel_b, lower[record.b])
+        ports = lower
+    return ports
+
+
 class NestedDissection:
     r"""The crossbar factored once by nested dissection: exact transfer matrix and, with
     ``keep_factors``, node voltages for any batch of inputs.
@@ -500,9 +557,12 @@ class NestedDissection:
     ``conductance`` is a validated (m, n) array of device conductances in S (>= 0, finite);
     ``g_word``, ``g_bit`` are the finite, positive segment conductances in S. ``keep_factors``
     stores, for every merge, the map from the merged block's port voltages to the eliminated
-    ports' (about 75 MB per level at 1024 x 1024, ~1.5 GB in all), so that :meth:`node_voltages`
-    can run the elimination backwards: ports of the whole array from the sources, then every
-    level's shared ports, then every cell's word and bit node.
+    ports' (about 75 MB per level at 1024 x 1024), so that :meth:`node_voltages` can run the
+    elimination backwards: ports of the whole array from the sources, then every level's shared
+    ports. The lowest :data:`_COLLAPSED_LEVELS` levels (blocks of up to 4 x 4 cells) are
+    composed at factor time into one map per cell from its block's ports to its word and bit
+    node (computed by running them backwards once on unit port voltages), so the backward pass
+    stops there: those levels carry most of the ports.
     """
 
     def __init__(
@@ -511,10 +571,11 @@ class NestedDissection:
         g = np.ascontiguousarray(conductance, dtype=np.float64)
         self.shape = g.shape
         self.g_word, self.g_bit = float(g_word), float(g_bit)
+        self.keeps_factors = keep_factors
         m, n = g.shape
         groups, cells = _leaves(g, g_word, g_bit)
-        self._cells = cells if keep_factors else []
-        self._levels: list[tuple[list[_Shape], list[_Merge | _Carry]]] = []
+        levels: list[_Level] = []
+        collapsed: tuple[IntArray, IntArray, list[_Blocks]] | None = None
         row_bounds, col_bounds = np.arange(m + 1), np.arange(n + 1)
         while row_bounds.size > 2 or col_bounds.size > 2:
             n_rows, n_cols = row_bounds.size - 1, col_bounds.size - 1
@@ -522,23 +583,61 @@ class NestedDissection:
             horizontal = n_cols > 1 and (n_rows == 1 or width <= height)
             below = [_Shape(grp.k.shape[0], grp.k.shape[1]) for grp in groups]
             groups, records = _level(groups, n_rows, n_cols, horizontal, keep_factors)
-            if keep_factors:
-                self._levels.append((below, records))
             if horizontal:
                 col_bounds = _coarsen(col_bounds)
             else:
                 row_bounds = _coarsen(row_bounds)
+            if keep_factors:
+                levels.append((below, records))
+                if len(levels) == _COLLAPSED_LEVELS:
+                    collapsed = (row_bounds, col_bounds, groups)
+        if keep_factors and collapsed is None:  # fewer levels than that: collapse them all
+            collapsed = (row_bounds, col_bounds, groups)
         (whole,) = groups
-        k = whole.k[0]
+        k = whole.k[0].copy()
         k[np.arange(m), np.arange(m)] += 2.0 * g_word  # source half segments
         k[m + np.arange(n), m + np.arange(n)] += 2.0 * g_bit  # ground half segments
         self._factor = sla.cho_factor(k, lower=True, check_finite=False)
         self._transfer: FloatArray | None = None
+        if collapsed is not None:
+            depth = min(len(levels), _COLLAPSED_LEVELS)
+            self._levels = levels[depth:]
+            self._collapse(levels[:depth], cells, *collapsed)
 
-    @property
-    def keeps_factors(self) -> bool:
-        """Whether :meth:`node_voltages` is available."""
-        return bool(self._cells)
+    def _collapse(
+        self,
+        levels: list[_Level],
+        cells: list[_Leaf],
+        row_bounds: IntArray,
+        col_bounds: IntArray,
+        groups: list[_Blocks],
+    ) -> None:
+        """Compose the lowest ``levels`` and the cells into per-cell maps from block ports."""
+        m, n = self.shape
+        counts = [grp.k.shape[0] for grp in groups]
+        widths = [grp.k.shape[1] for grp in groups]
+        p_max = max(widths)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.intp)
+        units = [
+            np.ascontiguousarray(np.broadcast_to(np.eye(p, p_max), (count, p, p_max)))
+            for count, p in zip(counts, widths, strict=True)
+        ]
+        leaf_ports = _backward(levels, units, p_max)
+        coef_u, coef_w = np.zeros((p_max, m, n)), np.zeros((p_max, m, n))
+        for cell, port_v in zip(cells, leaf_ports, strict=True):
+            _cell_voltages(
+                port_v, cell.n_word, cell.u_w, cell.u_b, cell.w_w, cell.w_b, cell.row, cell.col,
+                coef_u, coef_w,
+            )  # fmt: skip
+        self._coef_u = np.ascontiguousarray(coef_u.transpose(1, 2, 0))
+        self._coef_w = np.ascontiguousarray(coef_w.transpose(1, 2, 0))
+        owner = np.empty((row_bounds.size - 1, col_bounds.size - 1), dtype=np.intp)
+        for index, grp in enumerate(groups):
+            owner[grp.row, grp.col] = offsets[index] + np.arange(counts[index])
+        block_row = np.searchsorted(row_bounds, np.arange(m), side="right") - 1
+        block_col = np.searchsorted(col_bounds, np.arange(n), side="right") - 1
+        self._cell_block = np.ascontiguousarray(owner[block_row[:, None], block_col[None, :]])
+        self._packing = [(int(offsets[i]), counts[i], widths[i]) for i in range(len(groups))]
 
     def transfer(self) -> FloatArray:
         r"""Effective conductance (m, n) in S: :math:`I = V G^\mathrm{eff}`."""
@@ -569,36 +668,13 @@ class NestedDissection:
         batch = v.shape[0]
         rhs = np.zeros((sum(self.shape), batch))
         rhs[:m] = 2.0 * self.g_word * v.T
-        ports = [sla.cho_solve(self._factor, rhs, check_finite=False)[np.newaxis]]
-        for below, records in reversed(self._levels):
-            lower = [np.empty((shape.count, shape.ports, batch)) for shape in below]
-            for record, upper in zip(records, ports, strict=True):
-                if isinstance(record, _Carry):
-                    lower[record.src][record.mask] = upper
-                    continue
-                if record.back is None:  # pragma: no cover - keep_factors stores them all
-                    raise RuntimeError("missing back-substitution operator")
-                if upper.shape[0] <= _BLAS_MAX_BLOCKS:  # few large blocks: BLAS
-                    shared_v = record.back @ upper
-                else:
-                    shared_v = np.empty((upper.shape[0], record.back.shape[1], batch))
-                    _apply_back(record.back, upper, shared_v)
-                _scatter_ports(upper, shared_v, record.layout.ix_a, record.sel_a, lower[record.a])
-                _scatter_ports(upper, shared_v, record.layout.ix_b, record.sel_b, lower[record.b])
-            ports = lower
-        for cell, port_v in zip(self._cells, ports, strict=True):
-            _cell_voltages(
-                port_v,
-                cell.n_word,
-                cell.u_w,
-                cell.u_b,
-                cell.w_w,
-                cell.w_b,
-                cell.row,
-                cell.col,
-                u_out,
-                w_out,
-            )
+        top = sla.cho_solve(self._factor, rhs, check_finite=False)[np.newaxis]
+        ports = _backward(self._levels, [top], batch)
+        total = self._packing[-1][0] + self._packing[-1][1]
+        packed = np.zeros((total, self._coef_u.shape[2], batch))
+        for (offset, count, width), port_v in zip(self._packing, ports, strict=True):
+            packed[offset : offset + count, :width] = port_v
+        _gather_cells(packed, self._cell_block, self._coef_u, self._coef_w, u_out, w_out)
 
 
 def transfer_matrix(conductance: FloatArray, g_word: float, g_bit: float) -> FloatArray:
