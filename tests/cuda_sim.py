@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -95,3 +97,80 @@ def run_without_simulator(code: str, timeout: float = 300.0) -> str:
     if out.returncode != 0:
         pytest.fail(out.stderr[-3000:])
     return out.stdout
+
+
+#: the start of a script (run by :func:`kernel_counts`, with a mode ``ptx`` or ``ir`` as its
+#: argument) that compiles a ``CudaSimulator``'s step kernel for sm_90 without a GPU:
+#: ``captured_kernel(sim)`` fakes one launch of a chunk to capture the kernel and its argument
+#: types (host arrays stand in for device arrays), ``llvm_ir`` types and lowers it as numba-cuda
+#: would for NVVM, ``ours`` drops numba-cuda's xoroshiro128+ functions from that IR (their one
+#: product scales a 53-bit integer by 2**-53: exact, and compared, never added)
+KERNEL_SCRIPT_PRELUDE = """
+import json, re, sys
+import numba, numpy as np
+from numba import cuda
+import numba.cuda.dispatcher as dispatcher
+from snn.backends import cuda_backend as cb
+from snn.compiled import compile_network
+import snn
+
+class _Device:  # cooperative-group device functions ask the current device for its cc
+    compute_capability = (9, 0)
+
+dispatcher.get_current_device = lambda: _Device()
+cb.unavailable_reason = lambda: None
+cb.init_xoroshiro128p_states = lambda states, seed: None  # numpy stand-ins: no device copy
+cuda.to_device = np.asarray
+cuda.device_array = lambda n, dtype: np.zeros(n, dtype)
+launched = {}
+
+class _Capture:
+    def __getitem__(self, config):
+        return lambda *args: launched.setdefault("args", args)
+
+def captured_kernel(sim):
+    kernel, sim._kernel, sim._blocks = sim._kernel, _Capture(), 1
+    try:
+        sim._run_chunk(2)
+    except Exception:
+        pass  # the fake launch returns nothing to harvest
+    return kernel.py_func, tuple(numba.typeof(a) for a in launched.pop("args"))
+
+def llvm_ir(pyfunc, sig):
+    # numba-cuda's typing and lowering, without NVVM (a private function: skip if it moved)
+    lib, _ = compiler._compile_pyfunc_with_fixup(
+        pyfunc, sig, device=False, cc=(9, 0), abi="numba"
+    )
+    return "\\n".join(lib.llvm_strs)
+
+def ours(code):
+    return "".join(
+        f for f in re.split(r"(?m)^(?=define )", code)
+        if "4cuda6random" not in f.split("\\n", 1)[0]
+    )
+
+mode = sys.argv[1]
+if mode == "ir":
+    from numba.cuda import compiler
+    if not hasattr(compiler, "_compile_pyfunc_with_fixup"):
+        print("SKIP numba-cuda has no compiler._compile_pyfunc_with_fixup")
+        sys.exit(0)
+"""
+
+
+def kernel_counts(script: str, mode: str) -> list[dict[str, Any]]:
+    """Run a kernel-compiling ``script`` (:data:`KERNEL_SCRIPT_PRELUDE` and what follows it)
+    with ``mode`` and the real CUDA target; its rows of instruction counts (one JSON object a
+    line). Skips the test when the script says ``SKIP``; fails it with the script's stderr when
+    it exits non-zero."""
+    out = subprocess.run(
+        [sys.executable, "-c", script, mode],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    if out.stdout.startswith("SKIP"):
+        pytest.skip(out.stdout[5:].strip())
+    return [json.loads(line) for line in out.stdout.splitlines()]

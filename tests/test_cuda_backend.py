@@ -27,10 +27,7 @@ simulator's bit-parity carry over to a GPU), is checked on the kernels' LLVM IR 
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
 import textwrap
 from typing import Any
 
@@ -642,44 +639,11 @@ def test_unavailable_without_gpu_or_simulator_says_how_to_enable_it() -> None:
 #: compiles the step kernels (gather, scatter, STDP, device RNG) in both precisions for sm_90
 #: without a GPU
 #: and prints, per kernel, counts of instructions in its PTX (``ptx``) or LLVM IR (``ir``)
-_KERNEL_SCRIPT = """
-import json, re, sys
-import numba, numpy as np
-from numba import cuda
-import numba.cuda.dispatcher as dispatcher
-from snn.backends import cuda_backend as cb
-from snn.compiled import compile_network
+_KERNEL_SCRIPT = (
+    cuda_sim.KERNEL_SCRIPT_PRELUDE
+    + """
 from snn.models.vogels_abbott import vogels_abbott
-import snn
 
-class _Device:  # cooperative-group device functions ask the current device for its cc
-    compute_capability = (9, 0)
-
-dispatcher.get_current_device = lambda: _Device()
-cb.unavailable_reason = lambda: None
-cb.init_xoroshiro128p_states = lambda states, seed: None  # numpy stand-ins: no device copy
-cuda.to_device = np.asarray
-cuda.device_array = lambda n, dtype: np.zeros(n, dtype)
-launched = {}
-
-class _Capture:
-    def __getitem__(self, config):
-        return lambda *args: launched.setdefault("args", args)
-
-def llvm_ir(pyfunc, sig):
-    # numba-cuda's typing and lowering, without NVVM (a private function: skip if it moved)
-    from numba.cuda import compiler
-    lib, _ = compiler._compile_pyfunc_with_fixup(
-        pyfunc, sig, device=False, cc=(9, 0), abi="numba"
-    )
-    return "\\n".join(lib.llvm_strs)
-
-mode = sys.argv[1]
-if mode == "ir":
-    from numba.cuda import compiler
-    if not hasattr(compiler, "_compile_pyfunc_with_fixup"):
-        print("SKIP numba-cuda has no compiler._compile_pyfunc_with_fixup")
-        sys.exit(0)
 coba = vogels_abbott("coba", n=50, seed=1)
 plastic = snn.Network(dt=1e-4, seed=1)
 src = plastic.population(4, snn.SpikeSourcePoisson(rate=100.0), label="src")
@@ -698,30 +662,18 @@ for precision in ("float64", "float32"):
         ("stdp", plastic, "gather", "host"),
         ("device_rng", poisson, "gather", "device"),
     ):
-        sim = cb.CudaSimulator(
+        pyfunc, sig = captured_kernel(cb.CudaSimulator(
             compile_network(net), 1, delivery=delivery, precision=precision, poisson_rng=rng
-        )
-        kernel, sim._kernel, sim._blocks = sim._kernel, _Capture(), 1
-        try:
-            sim._run_chunk(2)
-        except Exception:
-            pass  # the fake launch returns nothing to harvest
-        sig = tuple(numba.typeof(a) for a in launched.pop("args"))
+        ))
         if mode == "ptx":
-            code, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+            code, _ = cuda.compile_ptx(pyfunc, sig, cc=(9, 0))
             patterns = {
                 "fma": r"\\bfma\\.",
                 "mul_f32": r"\\bmul\\.rn\\.f32",
                 "mul_f64": r"\\bmul\\.rn\\.f64",
             }
         else:
-            code = llvm_ir(kernel.py_func, sig)
-            # numba-cuda's xoroshiro128+ functions are not ours (their one product scales a
-            # 53-bit integer by 2**-53: exact, and compared, never added): drop their bodies
-            code = "".join(
-                f for f in re.split(r"(?m)^(?=define )", code)
-                if "4cuda6random" not in f.split("\\n", 1)[0]
-            )
+            code = ours(llvm_ir(pyfunc, sig))
             patterns = {
                 "fmul": r"= fmul ",
                 "mul_f32": r"call float @\\"?__nv_fmul_rn",
@@ -733,23 +685,14 @@ for precision in ("float64", "float32"):
         counts = {key: len(re.findall(pattern, code)) for key, pattern in patterns.items()}
         print(json.dumps({"kernel": name, "precision": precision, **counts}))
 """
+)
 
 _KERNELS = [(p, k) for p in PRECISIONS for k in ("gather", "scatter", "stdp", "device_rng")]
 
 
 def _kernel_counts(mode: str) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [sys.executable, "-c", _KERNEL_SCRIPT, mode],
-        env=cuda_sim.clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    if out.stdout.startswith("SKIP"):
-        pytest.skip(out.stdout[5:].strip())
-    rows = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [(r["precision"], r["kernel"]) for r in rows] == _KERNELS, out.stdout
+    rows = cuda_sim.kernel_counts(_KERNEL_SCRIPT, mode)
+    assert [(r["precision"], r["kernel"]) for r in rows] == _KERNELS, rows
     return rows
 
 

@@ -19,9 +19,6 @@ without a GPU) is checked for plain ``fmul`` instructions, which NVVM could fuse
 from __future__ import annotations
 
 import dataclasses
-import json
-import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -45,7 +42,7 @@ from snn.backends import cuda_backend, cuda_spinnaker  # noqa: E402
 
 cuda_sim.skip_module_unless_available()
 
-from test_numba_spinnaker import DT, random_network  # noqa: E402
+from test_numba_spinnaker import DT, _unsupported, random_network  # noqa: E402
 
 #: numba-cuda's xoroshiro128+ code runs on NumPy uint64 scalars in the simulator (wrapping)
 _UINT64_WRAP = "ignore:overflow encountered:RuntimeWarning"
@@ -223,12 +220,6 @@ def _one_plastic_projection(rule: snn.STDP) -> snn.Network:
 # what is refused
 
 
-def _unsupported(build: Callable[[snn.Network], object]) -> snn.Network:
-    net = snn.Network(dt=DT, seed=0, semantics="spinnaker")
-    build(net)
-    return net
-
-
 def _plastic(rule: snn.STDP | snn.InhibitorySTDP) -> Callable[[snn.Network], object]:
     def build(net: snn.Network) -> object:
         pre, post = net.population(1, snn.IF_curr_exp()), net.population(1, snn.IF_curr_exp())
@@ -279,35 +270,9 @@ def test_options_without_meaning_here_are_refused() -> None:
 
 #: compiles the spinnaker kernel (host and device Poisson uniforms) for sm_90 without a GPU and
 #: prints, per kernel, counts of instructions in its PTX (``ptx``) or LLVM IR (``ir``)
-_KERNEL_SCRIPT = """
-import json, re, sys
-import numba, numpy as np
-from numba import cuda
-import numba.cuda.dispatcher as dispatcher
-from snn.backends import cuda_backend as cb
-from snn.compiled import compile_network
-import snn
-
-class _Device:  # cooperative-group device functions ask the current device for its cc
-    compute_capability = (9, 0)
-
-dispatcher.get_current_device = lambda: _Device()
-cb.unavailable_reason = lambda: None
-cb.init_xoroshiro128p_states = lambda states, seed: None  # numpy stand-ins: no device copy
-cuda.to_device = np.asarray
-cuda.device_array = lambda n, dtype: np.zeros(n, dtype)
-launched = {}
-
-class _Capture:
-    def __getitem__(self, config):
-        return lambda *args: launched.setdefault("args", args)
-
-mode = sys.argv[1]
-if mode == "ir":
-    from numba.cuda import compiler
-    if not hasattr(compiler, "_compile_pyfunc_with_fixup"):
-        print("SKIP numba-cuda has no compiler._compile_pyfunc_with_fixup")
-        sys.exit(0)
+_KERNEL_SCRIPT = (
+    cuda_sim.KERNEL_SCRIPT_PRELUDE
+    + """
 net = snn.Network(dt=1e-3, seed=1, semantics="spinnaker")
 src = net.population(4, snn.SpikeSourcePoisson(rate=100.0), label="src")
 arr = net.population(2, snn.SpikeSourceArray([[1e-3], [2e-3]]), label="arr")
@@ -317,26 +282,12 @@ net.connect(arr, post, snn.AllToAll(), weight=1e-10, receptor="inhibitory")
 net.record(post, "spikes", "v")
 net.record(net.projections[0], "weights")
 for rng in ("host", "device"):
-    sim = cb.CudaSimulator(compile_network(net), 1, poisson_rng=rng)
-    kernel, sim._kernel, sim._blocks = sim._kernel, _Capture(), 1
-    try:
-        sim._run_chunk(2)
-    except Exception:
-        pass  # the fake launch returns nothing to harvest
-    sig = tuple(numba.typeof(a) for a in launched.pop("args"))
+    pyfunc, sig = captured_kernel(cb.CudaSimulator(compile_network(net), 1, poisson_rng=rng))
     if mode == "ptx":
-        code, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+        code, _ = cuda.compile_ptx(pyfunc, sig, cc=(9, 0))
         patterns = {"fma": r"\\bfma\\.", "mul_f64": r"\\bmul\\.rn\\.f64"}
     else:
-        lib, _ = compiler._compile_pyfunc_with_fixup(
-            kernel.py_func, sig, device=False, cc=(9, 0), abi="numba"
-        )
-        code = "\\n".join(lib.llvm_strs)
-        # numba-cuda's xoroshiro128+ functions are not ours: drop their bodies
-        code = "".join(
-            f for f in re.split(r"(?m)^(?=define )", code)
-            if "4cuda6random" not in f.split("\\n", 1)[0]
-        )
+        code = ours(llvm_ir(pyfunc, sig))
         patterns = {
             "fmul": r"= fmul ",
             "fma": r"@llvm\\.(fma|fmuladd)\\.",
@@ -346,21 +297,12 @@ for rng in ("host", "device"):
     counts = {key: len(re.findall(pattern, code)) for key, pattern in patterns.items()}
     print(json.dumps({"poisson_rng": rng, **counts}))
 """
+)
 
 
 def _kernel_counts(mode: str) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [sys.executable, "-c", _KERNEL_SCRIPT, mode],
-        env=cuda_sim.clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    if out.stdout.startswith("SKIP"):
-        pytest.skip(out.stdout[5:].strip())
-    rows = [json.loads(line) for line in out.stdout.splitlines()]
-    assert [r["poisson_rng"] for r in rows] == ["host", "device"], out.stdout
+    rows = cuda_sim.kernel_counts(_KERNEL_SCRIPT, mode)
+    assert [r["poisson_rng"] for r in rows] == ["host", "device"], rows
     return rows
 
 

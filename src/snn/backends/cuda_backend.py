@@ -157,7 +157,8 @@ doubles it and relaunches. State samples of a chunk go to a buffer laid out per 
 projection are a channel too, each weight written by the thread that owns its post neuron.
 
 **SpiNNaker semantics.** A network with ``semantics="spinnaker"`` runs in a separate persistent
-kernel, :mod:`snn.backends.cuda_spinnaker` (the exact kernel above is untouched by it), which
+kernel, :mod:`snn.backends.cuda_spinnaker` (sharing with the exact kernel above only the device
+functions of samples, sources, arrivals, spike recording and the overflow stop), which
 follows the reference's ``_SpinnakerSchedule.step`` and evaluates the pure functions of
 :mod:`snn.backends.spinnaker_semantics` per neuron and per synapse, rewritten as device functions
 with the same operations in the same order (as the Numba backend's ``_run_spinnaker`` does):
@@ -441,6 +442,146 @@ def _exp_plain(x: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------
+# device functions of both kernels (this module's and :mod:`snn.backends.cuda_spinnaker`'s)
+
+
+@cuda.jit(device=True)
+def _sample_position(channels: Any, ch: Any, sample_column: Any, m: Any) -> Any:
+    """Where in ``samples`` channel ``ch`` keeps ``sample_column``'s value of step ``m``, or -1
+    when the channel does not sample at ``m`` (``channels[ch]``: state row, interval, first
+    step, offset, width)."""
+    interval = channels[ch, 1]
+    if m % interval != 0:
+        return -1
+    s = (m - channels[ch, 2]) // interval
+    return channels[ch, 3] + s * channels[ch, 4] + sample_column
+
+
+@cuda.jit(device=True)
+def _write_state_samples(
+    samples: Any,
+    state: Any,
+    j: Any,
+    m: Any,
+    samp_ptr: Any,
+    samp_channel: Any,
+    samp_column: Any,
+    channels: Any,
+) -> None:
+    """Neuron ``j``'s state samples due at step ``m`` (the state before the step's update)."""
+    for e in range(samp_ptr[j], samp_ptr[j + 1]):
+        ch = samp_channel[e]
+        out = _sample_position(channels, ch, samp_column[e], m)
+        if out >= 0:
+            samples[out] = state[channels[ch, 0], j]
+
+
+@cuda.jit(device=True)
+def _write_weight_samples(
+    samples: Any,
+    weights: Any,
+    j: Any,
+    m: Any,
+    wsamp_ptr: Any,
+    wsamp_channel: Any,
+    wsamp_column: Any,
+    wsamp_syn: Any,
+    channels: Any,
+) -> None:
+    """The weight samples due at step ``m`` of post neuron ``j``'s incoming plastic synapses
+    (``weights[wsamp_syn[e]]``: the weights are written only by ``j``'s thread)."""
+    for e in range(wsamp_ptr[j], wsamp_ptr[j + 1]):
+        out = _sample_position(channels, wsamp_channel[e], wsamp_column[e], m)
+        if out >= 0:
+            samples[out] = weights[wsamp_syn[e]]
+
+
+def _build_source_step(device_rng: bool) -> Any:
+    """The device function ``spiked = step(kind, j, k, m, ...)`` of a spike source ``j``
+    (``kind`` ``POISSON`` or ``SPIKE_ARRAY``, constants in column ``k``) at step ``m``, with
+    Poisson uniforms from the chunk's host draws or the neuron's device generator."""
+
+    @cuda.jit(device=True)
+    def source_step(
+        kind: Any,
+        j: Any,
+        k: Any,
+        m: Any,
+        m0: Any,
+        n_poisson: Any,
+        p_spike: Any,
+        iconst: Any,
+        draw_col: Any,
+        draws: Any,
+        rng_states: Any,
+        ssa_ptr: Any,
+        ssa_end: Any,
+        ssa_steps: Any,
+    ) -> Any:
+        """A Poisson source spikes when this step's uniform is below ``p_spike`` within its
+        [start, stop) steps; a spike array when its next sorted spike step is ``m`` (and then
+        advances its pointer)."""
+        if kind == POISSON:
+            if device_rng:  # the neuron's own generator: one draw per step
+                u = xoroshiro128p_uniform_float64(rng_states, draw_col[j])
+            else:
+                u = draws[(m - m0) * n_poisson + draw_col[j]]
+            return u < p_spike[k] and iconst[1, k] <= m and m < iconst[2, k]
+        q = ssa_ptr[j]
+        if q < ssa_end[j] and ssa_steps[q] == m:
+            ssa_ptr[j] = q + 1
+            return True
+        return False
+
+    return source_step
+
+
+_SOURCE_STEPS: dict[bool, Any] = {}
+
+
+def source_step(device_rng: bool) -> Any:
+    """The (cached) source step device function for host (``False``) or device (``True``)
+    Poisson uniforms."""
+    if device_rng not in _SOURCE_STEPS:
+        _SOURCE_STEPS[device_rng] = _build_source_step(device_rng)
+    return _SOURCE_STEPS[device_rng]
+
+
+@cuda.jit(device=True)
+def _take_arrivals(ring: Any, slot: Any, n: Any, j: Any) -> Any:
+    """Neuron ``j``'s (excitatory, inhibitory) arrivals of ring slot ``slot``, cleared."""
+    e_idx = (slot * 2) * n + j
+    i_idx = e_idx + n
+    in_e = ring[e_idx]
+    in_i = ring[i_idx]
+    ring[e_idx] = 0.0
+    ring[i_idx] = 0.0
+    return in_e, in_i
+
+
+@cuda.jit(device=True)
+def _record_spike(rec: Any, counters: Any, base: Any, c3: Any, m: Any, j: Any) -> None:
+    """Append ``(m, j)`` to the spike buffer (position: the launch's count before step ``m``
+    plus the step's atomic counter)."""
+    pos = base + cuda.atomic.add(counters, C_REC + c3, 1)  # type: ignore[call-arg]
+    rec[2 * pos] = m
+    rec[2 * pos + 1] = j
+
+
+@cuda.jit(device=True)
+def _stop_before_overflow(
+    counters: Any, tid: Any, m: Any, m_end: Any, total: Any, n_recorded: Any, capacity: Any
+) -> Any:
+    """Whether the launch stops after step ``m`` (uniformly: every thread reads the same
+    ``total``) because the next step could overflow the spike buffer; thread 0 notes the step."""
+    if m + 1 < m_end and total + n_recorded > capacity:
+        if tid == 0:
+            counters[C_STOP] = m + 1
+        return True
+    return False
+
+
+# ------------------------------------------------------------------------------------------------
 # the kernel
 
 
@@ -458,6 +599,7 @@ def _build_kernel(precision: str, scatter: bool, plastic: bool, device_rng: bool
     # spike flags are kept for L steps when plastic arrivals read them (spikes of m - delay) or
     # gather delivery does (spikes of m)
     keep_flags = plastic or not scatter
+    source = source_step(device_rng)
 
     @cuda.jit
     def run_steps(
@@ -529,43 +671,24 @@ def _build_kernel(precision: str, scatter: bool, plastic: bool, device_rng: bool
             base = total
             # -- A: samples, arrivals, model update, spikes ------------------------------------
             for j in range(tid, n, stride):
-                for e in range(samp_ptr[j], samp_ptr[j + 1]):
-                    ch = samp_channel[e]
-                    interval = channels[ch, 1]
-                    if m % interval == 0:
-                        s = (m - channels[ch, 2]) // interval
-                        out = channels[ch, 3] + s * channels[ch, 4] + samp_column[e]
-                        samples[out] = state[channels[ch, 0], j]
+                _write_state_samples(
+                    samples, state, j, m, samp_ptr, samp_channel, samp_column, channels
+                )
                 if plastic:
                     # the weights of the neuron's incoming plastic synapses (written only here)
-                    for e in range(wsamp_ptr[j], wsamp_ptr[j + 1]):
-                        ch = wsamp_channel[e]
-                        interval = channels[ch, 1]
-                        if m % interval == 0:
-                            s = (m - channels[ch, 2]) // interval
-                            out = channels[ch, 3] + s * channels[ch, 4] + wsamp_column[e]
-                            samples[out] = pl_w[wsamp_syn[e]]
+                    _write_weight_samples(
+                        samples, pl_w, j, m, wsamp_ptr, wsamp_channel, wsamp_column, wsamp_syn,
+                        channels,
+                    )  # fmt: skip
                 kind = code[j]
                 k = column[j]
-                spiked = False
-                if kind == POISSON:
-                    if device_rng:  # the neuron's own generator: one draw per step
-                        u = xoroshiro128p_uniform_float64(rng_states, draw_col[j])
-                    else:
-                        u = draws[(m - m0) * n_poisson + draw_col[j]]
-                    spiked = u < p_spike[k] and iconst[1, k] <= m and m < iconst[2, k]
-                elif kind == SPIKE_ARRAY:
-                    q = ssa_ptr[j]
-                    if q < ssa_end[j] and ssa_steps[q] == m:
-                        spiked = True
-                        ssa_ptr[j] = q + 1
+                if kind == POISSON or kind == SPIKE_ARRAY:
+                    spiked = source(
+                        kind, j, k, m, m0, n_poisson, p_spike, iconst, draw_col, draws,
+                        rng_states, ssa_ptr, ssa_end, ssa_steps,
+                    )  # fmt: skip
                 else:
-                    e_idx = (slot * 2) * n + j
-                    i_idx = e_idx + n
-                    in_e = ring[e_idx]
-                    in_i = ring[i_idx]
-                    ring[e_idx] = 0.0
-                    ring[i_idx] = 0.0
+                    in_e, in_i = _take_arrivals(ring, slot, n, j)
                     if plastic:
                         # plastic arrivals onto j, after the static sum, in (projection, synapse)
                         # order: the reference's np.add.at into the arrivals
@@ -683,9 +806,7 @@ def _build_kernel(precision: str, scatter: bool, plastic: bool, device_rng: bool
                         slot_in_list = cuda.atomic.add(counters, C_SPK + c3, 1)
                         spike_list[par * n + slot_in_list] = j
                     if rec_mask[j]:
-                        pos = base + cuda.atomic.add(counters, C_REC + c3, 1)
-                        rec[2 * pos] = m
-                        rec[2 * pos + 1] = j
+                        _record_spike(rec, counters, base, c3, m, j)
             grid.sync()
             # every thread reads the same final count of step m; the entries reset here were
             # last read before this barrier and are next written after the next one
@@ -711,10 +832,7 @@ def _build_kernel(precision: str, scatter: bool, plastic: bool, device_rng: bool
                             dr = syn_dr[s]
                             target = (((m + (dr >> 1)) % ring_length) * 2 + (dr & 1)) * n + j
                             ring[target] = ring[target] + syn_w[s]
-            if m + 1 < m_end and total + n_recorded > capacity:
-                # the next step could overflow the spike buffer: stop (uniformly) here
-                if tid == 0:
-                    counters[C_STOP] = m + 1
+            if _stop_before_overflow(counters, tid, m, m_end, total, n_recorded, capacity):
                 break
         if tid == 0:
             counters[C_TOTAL] = total

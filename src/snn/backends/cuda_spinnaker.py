@@ -2,7 +2,8 @@
 
 :class:`snn.backends.cuda_backend.CudaSimulator` runs a network built with
 ``semantics="spinnaker"`` with the kernel of this module instead of its exact-semantics one
-(which is untouched by it). The kernel evaluates the pure per-neuron and per-synapse functions
+(with which it shares the device functions of samples, sources, arrivals, spike recording and
+the overflow stop). The kernel evaluates the pure per-neuron and per-synapse functions
 of :mod:`snn.backends.spinnaker_semantics` (rewritten here as scalar device functions, as the
 Numba backend's ``_run_spinnaker`` does on the CPU) in the order of the NumPy reference's
 ``_SpinnakerSchedule.step``, so that spikes, state traces and plastic weights equal the
@@ -53,14 +54,18 @@ from numpy.typing import NDArray
 from snn.backends import spinnaker_semantics as spinn
 from snn.backends.cuda_backend import (
     C_REC,
-    C_STOP,
     C_TOTAL,
     SLICE,
     _cat,
     _mul_exact,
+    _record_spike,
     _sliced_ell,
     _stable_order,
-    xoroshiro128p_uniform_float64,
+    _stop_before_overflow,
+    _take_arrivals,
+    _write_state_samples,
+    _write_weight_samples,
+    source_step,
 )
 from snn.backends.numba_backend import POISSON, SPIKE_ARRAY, SPINNAKER_FLOAT_CONSTS
 from snn.compiled import CompiledNetwork
@@ -270,6 +275,7 @@ def _build_kernel(device_rng: bool) -> Any:
     """The persistent step kernel of the ``spinnaker`` semantics (module docstring), with
     Poisson uniforms read from the chunk's host draws or drawn from per-neuron device
     generators (``device_rng``: the exact kernel's ``poisson_rng="device"``)."""
+    source = source_step(device_rng)
 
     @cuda.jit
     def run_spinnaker_steps(
@@ -340,41 +346,22 @@ def _build_kernel(device_rng: bool) -> Any:
             base = total
             # -- A: samples, populations, post histories, pre rows, spikes ---------------------
             for j in range(tid, n, stride):
-                for e in range(samp_ptr[j], samp_ptr[j + 1]):
-                    ch = samp_channel[e]
-                    interval = channels[ch, 1]
-                    if m % interval == 0:
-                        s = (m - channels[ch, 2]) // interval
-                        out = channels[ch, 3] + s * channels[ch, 4] + samp_column[e]
-                        samples[out] = state[channels[ch, 0], j]
-                for e in range(wsamp_ptr[j], wsamp_ptr[j + 1]):
-                    ch = wsamp_channel[e]
-                    interval = channels[ch, 1]
-                    if m % interval == 0:
-                        s = (m - channels[ch, 2]) // interval
-                        out = channels[ch, 3] + s * channels[ch, 4] + wsamp_column[e]
-                        samples[out] = syn_w[wsamp_syn[e]]
+                _write_state_samples(
+                    samples, state, j, m, samp_ptr, samp_channel, samp_column, channels
+                )
+                _write_weight_samples(
+                    samples, syn_w, j, m, wsamp_ptr, wsamp_channel, wsamp_column, wsamp_syn,
+                    channels,
+                )  # fmt: skip
                 kind = code[j]
                 k = column[j]
-                spiked = False
-                if kind == POISSON:
-                    if device_rng:  # the neuron's own generator: one draw per step
-                        u = xoroshiro128p_uniform_float64(rng_states, draw_col[j])
-                    else:
-                        u = draws[(m - m0) * n_poisson + draw_col[j]]
-                    spiked = u < p_spike[k] and iconst[1, k] <= m and m < iconst[2, k]
-                elif kind == SPIKE_ARRAY:
-                    q = ssa_ptr[j]
-                    if q < ssa_end[j] and ssa_steps[q] == m:
-                        spiked = True
-                        ssa_ptr[j] = q + 1
+                if kind == POISSON or kind == SPIKE_ARRAY:
+                    spiked = source(
+                        kind, j, k, m, m0, n_poisson, p_spike, iconst, draw_col, draws,
+                        rng_states, ssa_ptr, ssa_end, ssa_steps,
+                    )  # fmt: skip
                 else:  # IF_curr_exp (spinn.check_supported refused the others)
-                    e_idx = (slot * 2) * n + j
-                    i_idx = e_idx + n
-                    in_e = ring[e_idx]
-                    in_i = ring[i_idx]
-                    ring[e_idx] = 0.0
-                    ring[i_idx] = 0.0
+                    in_e, in_i = _take_arrivals(ring, slot, n, j)
                     spiked = _if_curr_exp_step(
                         state, refract_timer, j, in_e, in_i, fconst, iconst, k
                     )
@@ -412,9 +399,7 @@ def _build_kernel(device_rng: bool) -> Any:
                         pre_time[row] = m
                 flags[par * n + j] = 1 if spiked else 0
                 if spiked and rec_mask[j]:
-                    pos = base + cuda.atomic.add(counters, C_REC + c3, 1)
-                    rec[2 * pos] = m
-                    rec[2 * pos + 1] = j
+                    _record_spike(rec, counters, base, c3, m, j)
             grid.sync()
             # every thread reads the same final count of step m; the entry reset here was last
             # read before this barrier and is next written after the next one
@@ -452,10 +437,7 @@ def _build_kernel(device_rng: bool) -> Any:
                             syn_w[s] = w
                         target = (((m + d) % ring_length) * 2 + (dr & 1)) * n + j
                         ring[target] = ring[target] + w
-            if m + 1 < m_end and total + n_recorded > capacity:
-                # the next step could overflow the spike buffer: stop (uniformly) here
-                if tid == 0:
-                    counters[C_STOP] = m + 1
+            if _stop_before_overflow(counters, tid, m, m_end, total, n_recorded, capacity):
                 break
         if tid == 0:
             counters[C_TOTAL] = total
