@@ -424,16 +424,20 @@ class CrossbarCircuit:
             select = v != 0.0
         else:
             select = np.ones((batch, m), dtype=bool)
-        u = np.empty((batch, m, n))
-        w = np.empty((batch, m, n))
         residual = np.zeros(batch)
         iterations = np.zeros(batch, dtype=np.int64)
         patterns, inverse = np.unique(select, axis=0, return_inverse=True)
         g_seen: FloatArray
         if patterns.shape[0] == 1:
-            g_seen = np.broadcast_to(self._pattern_conductance(patterns[0]), (batch, m, n))
+            g_only = self._pattern_conductance(patterns[0])
+            g_seen = np.broadcast_to(g_only, (batch, m, n))
+            if len(self._blocks(np.arange(batch))) == 1:  # one solve: its arrays, not a copy
+                u, w, res, its = self._solve_block(g_only, patterns[0].tobytes(), v)
+                return CrossbarSolution(g_seen, u, w, res, its)
         else:
             g_seen = np.empty((batch, m, n))
+        u = np.empty((batch, m, n))
+        w = np.empty((batch, m, n))
         for p, pattern in enumerate(patterns):
             members = np.flatnonzero(inverse.ravel() == p)
             g = self._pattern_conductance(pattern)

@@ -66,9 +66,10 @@ _GTH_MAX_INTERFACE = 64
 _COLLAPSED_LEVELS = 4
 #: Backward passes over at most this many blocks of a group use BLAS for the shared ports.
 _BLAS_MAX_BLOCKS = 64
-#: Inputs per backward pass of :meth:`NestedDissection.node_voltages`: port voltages of the
-#: lowest level take about 4 (m n) x chunk doubles.
-_NODE_CHUNK_ELEMENTS = 1 << 24
+#: Inputs per backward pass of :meth:`NestedDissection.node_voltages` times m n (64 inputs at
+#: 1024 x 1024): the port voltages of the collapsed level take about (m n) x chunk doubles, and
+#: every pass reads all kept operators once.
+_NODE_CHUNK_ELEMENTS = 1 << 26
 
 
 @dataclass(frozen=True)
