@@ -13,6 +13,7 @@ used to evaluate them.
 
 from snn.models.reservoir.crossbar import CrossbarProgramming, program_reservoir, run_dynamic
 from snn.models.reservoir.ei import (
+    CONNECTIVITIES,
     RESERVOIR_BACKENDS,
     TARGET_DISTRIBUTIONS,
     WEIGHT_DISTRIBUTIONS,
@@ -60,6 +61,7 @@ from snn.models.reservoir.tasks import (
 )
 
 __all__ = [
+    "CONNECTIVITIES",
     "ESN",
     "RESERVOIR_BACKENDS",
     "TARGET_DISTRIBUTIONS",

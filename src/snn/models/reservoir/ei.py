@@ -10,7 +10,13 @@ rest inhibitory (Dale's law: a unit's outgoing weights all have one sign). Each 
 fixed in-degree :math:`k` = ``in_degree``: :math:`k_E = \mathrm{round}(f_E k)` excitatory and
 :math:`k_I = k - k_E` inhibitory presynaptic units, drawn without replacement (no autapses unless
 ``autapses``). Fixing the split, rather than drawing ``k`` units from the whole population, gives
-every unit at least one inhibitory synapse that adaptation can act on. Weight magnitudes are drawn
+every unit at least one inhibitory synapse that adaptation can act on. With ``connectivity =
+"fixed_in_degree"`` (default) each unit draws its partners independently, so out-degrees vary
+(binomially: at :math:`k = 3` about 5 % of the units project nowhere and add no recurrence);
+``"regular"`` also fixes the out-degrees (a random regular digraph per population block: each
+excitatory unit projects to :math:`N k_E / N_E` units and each inhibitory one to
+:math:`N k_I / N_I`, both :math:`k` when :math:`f_E k` is a whole number, differing by at most
+one where the division is not exact). Weight magnitudes are drawn
 around
 
 .. math::
@@ -122,6 +128,10 @@ def _constant_factors(rng: np.random.Generator, shape: tuple[int, ...], cv: floa
     return np.ones(shape)
 
 
+#: how presynaptic partners are drawn (see the module docstring)
+CONNECTIVITIES = ("fixed_in_degree", "regular")
+
+
 def parameters_from(cls: type[Any], values: Mapping[str, Any]) -> Any:
     """Build the frozen dataclass ``cls`` from ``values``, rejecting unknown names.
 
@@ -164,6 +174,8 @@ class EIParameters:
     exc_fraction: float = 0.8
     #: fixed in-degree k, split into round(f_E k) excitatory and the rest inhibitory inputs
     in_degree: int = 10
+    #: "fixed_in_degree" (out-degrees vary) or "regular" (out-degrees fixed too, within one)
+    connectivity: str = "fixed_in_degree"
     #: beta: expected summed inhibitory weight over summed excitatory weight (1 = balanced)
     balance: float = 1.0
     #: unit-mean factor of the weight magnitudes: "uniform" [0, 2], "lognormal", "constant"
@@ -236,6 +248,11 @@ class EIParameters:
         if int(self.n_inputs) != self.n_inputs or self.n_inputs < 1:
             raise ValueError(f"EIParameters: n_inputs must be an integer >= 1, got {self.n_inputs}")
         WEIGHT_DISTRIBUTIONS.get(self.weight_distribution)  # ValueError lists valid choices
+        if self.connectivity not in CONNECTIVITIES:
+            raise ValueError(
+                f"EIParameters: unknown connectivity {self.connectivity!r}; valid choices: "
+                f"{', '.join(CONNECTIVITIES)}"
+            )
 
     @property
     def n_exc(self) -> int:
@@ -630,6 +647,61 @@ def _draw_presynaptic(
     return out
 
 
+def _draw_regular(
+    rng: np.random.Generator, n: int, pool: np.ndarray, k: int, autapses: bool
+) -> IntArray:
+    """For each of ``n`` units, ``k`` distinct presynaptic units from ``pool`` (not itself unless
+    ``autapses``) such that every unit of ``pool`` is presynaptic to ``floor(n k / |pool|)`` or
+    one more units: a configuration model (every pool unit's out-stubs shuffled into the rows)
+    whose repeated partners and autapses are then swapped away between rows, which keeps every
+    in- and out-degree."""
+    out = np.empty((n, k), dtype=np.int64)
+    if k == 0:
+        return out
+    total = n * k
+    reps = np.full(pool.size, total // pool.size)
+    reps[rng.permutation(pool.size)[: total - int(reps.sum())]] += 1
+    out[:] = rng.permutation(np.repeat(pool, reps)).reshape(n, k)
+
+    def bad_columns(i: int) -> list[int]:
+        row = out[i]
+        seen: set[int] = set()
+        bad = []
+        for c in range(k):
+            j = int(row[c])
+            if j in seen or (not autapses and j == i):
+                bad.append(c)
+            seen.add(j)
+        return bad
+
+    def fits(i: int, c: int, j: int) -> bool:
+        """Partner ``j`` can take column ``c`` of row ``i``."""
+        if not autapses and j == i:
+            return False
+        row = out[i]
+        return not any(int(row[m]) == j for m in range(k) if m != c)
+
+    ordered = np.sort(out, axis=1)
+    suspect = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+    if not autapses:
+        suspect |= (out == np.arange(n)[:, None]).any(axis=1)
+    for i in np.flatnonzero(suspect).tolist():
+        for c in bad_columns(i):
+            for _ in range(1000 * k):
+                i2, c2 = int(rng.integers(n)), int(rng.integers(k))
+                j, j2 = int(out[i, c]), int(out[i2, c2])
+                if i2 != i and fits(i, c, j2) and fits(i2, c2, j):
+                    out[i, c], out[i2, c2] = j2, j
+                    break
+            else:
+                raise ValueError(
+                    f"ei_reservoir: no regular connectivity found with {k} of {pool.size} "
+                    f"presynaptic units per unit; use a smaller in_degree or "
+                    f"connectivity='fixed_in_degree'"
+                )
+    return out
+
+
 def ei_reservoir(
     params: EIParameters | None = None,
     seed: int | np.random.Generator | None = None,
@@ -656,8 +728,9 @@ def ei_reservoir(
     conn_rng, weight_rng, input_rng = rng.spawn(3)
     exc_pool = np.arange(p.n_exc)
     inh_pool = np.arange(p.n_exc, p.n)
-    pre_exc = _draw_presynaptic(conn_rng, p.n, exc_pool, p.k_exc, p.autapses)
-    pre_inh = _draw_presynaptic(conn_rng, p.n, inh_pool, p.k_inh, p.autapses)
+    draw = _draw_regular if p.connectivity == "regular" else _draw_presynaptic
+    pre_exc = draw(conn_rng, p.n, exc_pool, p.k_exc, p.autapses)
+    pre_inh = draw(conn_rng, p.n, inh_pool, p.k_inh, p.autapses)
     factors = WEIGHT_DISTRIBUTIONS.get(p.weight_distribution)
     w_exc = p.mu_exc * factors(weight_rng, pre_exc.shape, p.weight_cv)
     w_inh = p.mu_inh * factors(weight_rng, pre_inh.shape, p.weight_cv)
