@@ -522,3 +522,18 @@ def test_closed_loop_forecast_of_mackey_glass_and_bad_input() -> None:
         closed_loop_forecast(res, np.r_[series[:99], np.nan], 50, 20)
     with pytest.raises(ValueError, match="tolerance must be > 0"):
         closed_loop_forecast(res, series, 300, 20, tolerance=0.0)
+
+
+def test_ridge_on_collinear_states_is_the_minimum_norm_solution() -> None:
+    """Duplicated and constant state columns make the Gram matrix singular: with no ridge the
+    Cholesky factorisation fails and the solve falls back to the minimum-norm least-squares
+    solution (NumPy's lstsq is the reference)."""
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((200, 4))
+    x = np.hstack([base, base[:, :2], np.full((200, 1), 0.7)])  # 7 columns, rank 4 after centring
+    y = base @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1 * rng.standard_normal(200)
+    readout = fit_ridge(x, y, ridge=0.0)
+    xc, yc = x - x.mean(axis=0), y - y.mean()
+    reference = np.linalg.lstsq(xc, yc, rcond=None)[0]
+    np.testing.assert_allclose(readout.weights[:, 0], reference, atol=1e-10)
+    np.testing.assert_allclose(readout.predict(x), xc @ reference + y.mean(), atol=1e-10)

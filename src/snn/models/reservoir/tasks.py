@@ -288,10 +288,14 @@ def _lagged_products(x: FloatArray, u: FloatArray, start: int, stop: int, k_max:
     length = stop - start
     b = u[start - k_max : stop]  # b[j] = u[start - k_max + j]
     nfft = fft.next_fast_len(length + k_max, real=True)
-    spec = np.conj(fft.rfft(x, nfft, axis=0)) * fft.rfft(b, nfft)[:, None]
-    corr = fft.irfft(spec, nfft, axis=0)  # corr[m, i] = sum_s x[s, i] b[s + m]
-    delays = np.arange(1, k_max + 1)
-    return np.ascontiguousarray(corr[k_max - delays].T)
+    # transforms along the last axis of the (N, T) transpose: contiguous, and with the products
+    # in place about 1.6x faster here than transforming the (T, N) columns
+    spec = fft.rfft(np.ascontiguousarray(x.T), nfft, axis=1)
+    np.conjugate(spec, out=spec)
+    spec *= fft.rfft(b, nfft)
+    corr = fft.irfft(spec, nfft, axis=1, overwrite_x=True)  # corr[i, m] = sum_s x[s, i] b[s + m]
+    # delay k is m = k_max - k: columns k_max - 1 down to 0
+    return np.ascontiguousarray(corr[:, k_max - 1 :: -1])
 
 
 def memory_capacity(
