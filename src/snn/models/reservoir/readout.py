@@ -82,6 +82,18 @@ def centered_gram(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     return mean, xc, gram
 
 
+def centered_gram_transposed(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """As :func:`centered_gram` with the centred states returned transposed, (N, T) and
+    C-contiguous (centring and transposing in one pass), for transforms along time."""
+    mean = x.mean(axis=0)
+    xct = np.empty((x.shape[1], x.shape[0]))
+    np.subtract(x.T, mean[:, None], out=xct)
+    # xct.T is the (T, N) Fortran view: syrk with trans=1 forms X_c^T X_c without a copy
+    upper = blas.dsyrk(1.0, xct.T, trans=1, lower=0)
+    gram = np.triu(upper) + np.triu(upper, 1).T
+    return mean, xct, gram
+
+
 def ridge_lambda(gram: FloatArray, ridge: float, ridge_scale: str) -> float:
     """The lambda added to the Gram diagonal for ``ridge`` and ``ridge_scale``."""
     if ridge_scale not in RIDGE_SCALES:
