@@ -12,7 +12,7 @@ fixed in-degree :math:`k` = ``in_degree``: :math:`k_E = \mathrm{round}(f_E k)` e
 ``autapses``). Fixing the split, rather than drawing ``k`` units from the whole population, gives
 every unit at least one inhibitory synapse that adaptation can act on. With ``connectivity =
 "fixed_in_degree"`` (default) each unit draws its partners independently, so out-degrees vary
-(binomially: at :math:`k = 3` about 5 % of the units project nowhere and add no recurrence);
+(binomially: at :math:`k = 3` about 6 % of the units project nowhere and add no recurrence);
 ``"regular"`` also fixes the out-degrees (a random regular digraph per population block: each
 excitatory unit projects to :math:`N k_E / N_E` units and each inhibitory one to
 :math:`N k_I / N_I`, both :math:`k` when :math:`f_E k` is a whole number, differing by at most
@@ -26,7 +26,10 @@ around
 
 so a unit's expected summed excitatory weight is 1 and its summed inhibitory weight is the
 **balance** :math:`\beta`: ``balance = 1`` is balanced, ``< 1`` excitation-dominated, ``> 1``
-over-inhibited. The magnitudes are :math:`\mu` times a unit-mean random factor (``uniform`` on
+over-inhibited (exactly so when :math:`f_E k` is a whole number, as at the default
+:math:`k = 10`; otherwise the sums are :math:`k_E \mu_E = \mathrm{round}(f_E k) / (f_E k)`, e.g.
+0.83 at :math:`k = 3`, and :math:`k_I \mu_I`, and :meth:`EIReservoir.inhibition_ratio` gives the
+realised balance). The magnitudes are :math:`\mu` times a unit-mean random factor (``uniform`` on
 [0, 2], ``lognormal`` with coefficient of variation ``weight_cv``, or ``constant`` 1), drawn
 once, so reservoirs built with the same seed and different balances share connectivity and
 differ only in the scale of :math:`A_I`.
