@@ -123,7 +123,7 @@ def spectral_radius_of(W: sp.spmatrix | FloatArray) -> float:
             return float(np.abs(vals).max())
         except spla.ArpackNoConvergence:
             pass
-    dense = W.toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
+    dense = sp.csr_matrix(W).toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
     return float(np.abs(np.linalg.eigvals(dense)).max())
 
 
