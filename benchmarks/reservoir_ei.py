@@ -65,12 +65,12 @@ import scipy.sparse as sp  # noqa: E402
 from snn.models.reservoir import (  # noqa: E402
     ESN,
     EIReservoir,
-    ei_parameters,
     ei_reservoir,
     fit_ridge,
     forecast_nrmse,
     mackey_glass,
     memory_capacity,
+    memory_parameters,
     narma10_task,
     nrmse,
     scale_to_unit,
@@ -100,46 +100,22 @@ def adapt_schedule(steps: int) -> np.ndarray:
     return np.geomspace(3e-2, 1e-4, steps)
 
 
-def with_effective_radius(res: EIReservoir, radius: float, rate: float = 0.5) -> EIReservoir:
-    """``res`` with the sigmoid gain c that gives its dynamics, linearised at every rate equal to
-    ``rate``, the spectral radius ``radius``: c rate (1 - rate) rho(A_E - A_I) = radius.
-
-    For units adapted to ``rate`` = 0.5 the fixed point V = theta does not depend on c, so the
-    gain can be set after adaptation without moving the rates off their target.
-    """
-    a_exc, a_inh = res.dense()
-    gain = radius / (rate * (1.0 - rate) * spectral_radius_of(a_exc - a_inh))
-    return dataclasses.replace(res, params=dataclasses.replace(res.params, gain=gain))
-
-
 def memory_setting(n: int, seed: int, adapt: bool = True) -> EIReservoir:
-    """The E/I memory setting (issue 7): in-degree 3 (2 excitatory + 1 inhibitory inputs) with
-    fixed out-degrees too (``connectivity="regular"``), constant weight magnitudes, input 1e-4 to
-    every unit, threshold 0.3; adapted to rates 0.5 (which sets every unit's summed inhibition to
-    its summed excitation minus 2 theta, whatever the starting balance), then the gain set for an
-    effective spectral radius 0.99.
+    """The E/I memory setting (issue 7, :func:`memory_parameters`): adapted to rates 0.5, then the
+    gain set for an effective spectral radius 0.99.
 
     ``adapt=False``: drawn static at the balance that fixed point implies instead,
     beta = (k_E mu_E - 2 theta) / (k_I / (k f_I)) (every unit's summed excitation is the same).
     """
-    params = ei_parameters(
-        n=n,
-        in_degree=3,
-        connectivity="regular",
-        weight_distribution="constant",
-        input_fraction=1.0,
-        input_scale=1e-4,
-        threshold=0.3,
-        balance=0.4,
-    )
+    params = memory_parameters(n)
     if not adapt:
         beta = (params.k_exc * params.mu_exc - 2.0 * params.threshold) / (
             params.k_inh / (params.in_degree * (1.0 - params.exc_fraction))
         )
-        return with_effective_radius(ei_reservoir(params, seed=seed, balance=beta), 0.99)
+        return ei_reservoir(params, seed=seed, balance=beta).with_effective_radius(0.99)
     u_adapt = uniform_input(ADAPT_STEPS, seed=5)
     adapted = ei_reservoir(params, seed=seed).adapt(u_adapt, 0.5, adapt_schedule(ADAPT_STEPS))
-    return with_effective_radius(adapted.reservoir, 0.99)
+    return adapted.reservoir.with_effective_radius(0.99)
 
 
 def make_condition(res: EIReservoir, condition: str, seed: int) -> EIReservoir:
@@ -387,7 +363,7 @@ def compare(n: int, steps: int, repeats: int, seeds: int) -> None:
     candidates.append(
         (
             "ours: E/I adapted, rho = 0.5, threshold 0.25, input 1e-4, radius 0.99",
-            lambda: with_effective_radius(merged_base.adapt(u_adapt, 0.5, lr).reservoir, 0.99),
+            lambda: merged_base.adapt(u_adapt, 0.5, lr).reservoir.with_effective_radius(0.99),
             None,
         )
     )
@@ -477,7 +453,6 @@ def compare(n: int, steps: int, repeats: int, seeds: int) -> None:
 def spiking_sweep(n: int, bins: int, seeds: int) -> None:
     """Part 3: the spiking reservoir (snn.models.reservoir.spiking) across balances, static and
     after iSTDP adaptation (``bins`` input bins of adaptation, then frozen weights)."""
-    import dataclasses
 
     from snn.models.reservoir.spiking import (
         adapt_inhibition,

@@ -8,7 +8,6 @@ closed-form ridge and ReservoirPy's ``Ridge`` for the readouts, SciPy's DOP853 a
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -29,15 +28,16 @@ from snn.models.reservoir import (
     forecast_nrmse,
     mackey_glass,
     memory_capacity,
+    memory_parameters,
     narma10,
     orthogonal_linear_reservoir,
     scale_to_unit,
     spectral_radius_of,
+    spectrum,
     tanh_esn,
     target_rates,
     uniform_input,
 )
-from snn.models.reservoir import esn as esn_module
 from snn.models.reservoir.tasks import Reservoir
 
 # ------------------------------------------------------------------------------------------------
@@ -238,9 +238,7 @@ def _adapted_near_linear(seed: int, threshold: float, balance: float) -> EIReser
     res = ei_reservoir(n=200, balance=balance, threshold=threshold, input_scale=1e-4, seed=seed)
     steps = 3000
     res = res.adapt(uniform_input(steps, seed=5), 0.5, np.geomspace(3e-2, 1e-4, steps)).reservoir
-    a_exc, a_inh = res.dense()
-    gain = 0.99 * 4.0 / spectral_radius_of(a_exc - a_inh)
-    return dataclasses.replace(res, params=dataclasses.replace(res.params, gain=gain))
+    return res.with_effective_radius(0.99)
 
 
 def test_adaptation_at_half_inhibition_holds_more_memory() -> None:
@@ -268,25 +266,12 @@ def test_adaptation_at_half_inhibition_holds_more_memory() -> None:
 
 
 def _memory_setting(seed: int, connectivity: str) -> EIReservoir:
-    """The benchmark's E/I memory setting at 200 units: in-degree 3 (2 excitatory + 1
-    inhibitory), constant weights, input 1e-4 to every unit, threshold 0.3, adapted to rates 0.5
-    (3000 steps), then the gain for an effective spectral radius 0.99."""
-    res = ei_reservoir(
-        n=200,
-        in_degree=3,
-        connectivity=connectivity,
-        weight_distribution="constant",
-        input_fraction=1.0,
-        input_scale=1e-4,
-        threshold=0.3,
-        balance=0.4,
-        seed=seed,
-    )
+    """The benchmark's E/I memory setting (``memory_parameters``) at 200 units: adapted to rates
+    0.5 (3000 steps), then the gain for an effective spectral radius 0.99."""
+    res = ei_reservoir(memory_parameters(200, connectivity=connectivity), seed=seed)
     steps = 3000
     res = res.adapt(uniform_input(steps, seed=5), 0.5, np.geomspace(3e-2, 1e-4, steps)).reservoir
-    a_exc, a_inh = res.dense()
-    gain = 0.99 * 4.0 / spectral_radius_of(a_exc - a_inh)
-    return dataclasses.replace(res, params=dataclasses.replace(res.params, gain=gain))
+    return res.with_effective_radius(0.99)
 
 
 def test_spectral_radius_of_a_crowded_spectrum(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -294,24 +279,14 @@ def test_spectral_radius_of_a_crowded_spectrum(monkeypatch: pytest.MonkeyPatch) 
     edge) ARPACK asked for one eigenvalue from a random start returned values up to 2 % below
     the radius, a different one per call; the ARPACK path (forced here for N = 1000) matches
     LAPACK's eigenvalues and repeats exactly."""
-    res = ei_reservoir(
-        n=1000,
-        in_degree=3,
-        connectivity="regular",
-        weight_distribution="constant",
-        input_fraction=1.0,
-        input_scale=1e-4,
-        threshold=0.3,
-        balance=0.4,
-        seed=2,
-    )
+    res = ei_reservoir(memory_parameters(1000), seed=2)
     steps = 5000
     res = res.adapt(uniform_input(steps, seed=5), 0.5, np.geomspace(3e-2, 1e-4, steps)).reservoir
     a_exc, a_inh = res.dense()
     w = a_exc - a_inh
     exact = float(np.abs(np.linalg.eigvals(w)).max())
     assert spectral_radius_of(w) == pytest.approx(exact, rel=1e-12)  # dense path at N = 1000
-    monkeypatch.setattr(esn_module, "DENSE_SPECTRAL_RADIUS_MAX", 100)
+    monkeypatch.setattr(spectrum, "DENSE_SPECTRAL_RADIUS_MAX", 100)
     first = spectral_radius_of(sp.csr_matrix(w))
     assert first == pytest.approx(exact, rel=1e-10)
     assert spectral_radius_of(sp.csr_matrix(w)) == first
@@ -520,6 +495,18 @@ def test_unknown_names_list_the_valid_choices() -> None:
 def test_out_of_range_parameters(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         ei_parameters(**{field: value})
+
+
+def test_effective_radius_sets_the_linearised_radius_and_rejects_bad_values() -> None:
+    res = ei_reservoir(memory_parameters(100), seed=0).with_effective_radius(0.9, rate=0.3)
+    a_exc, a_inh = res.dense()
+    linearised = res.params.gain * 0.3 * 0.7 * (a_exc - a_inh)
+    assert np.abs(np.linalg.eigvals(linearised)).max() == pytest.approx(0.9, rel=1e-12)
+    for radius, rate in ((0.0, 0.5), (float("nan"), 0.5), (0.9, 1.0)):
+        with pytest.raises(ValueError, match="radius > 0 and rate in"):
+            res.with_effective_radius(radius, rate)
+    with pytest.raises(ValueError, match="unknown EIParameters parameter"):
+        memory_parameters(100, in_degre=4)
 
 
 # ---------------------------------------------------------------------------------------------

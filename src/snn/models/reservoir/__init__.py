@@ -25,16 +25,17 @@ from snn.models.reservoir.ei import (
     check_targets,
     ei_parameters,
     ei_reservoir,
+    memory_parameters,
     target_rates,
 )
 from snn.models.reservoir.esn import (
     ESN,
     delay_line,
     orthogonal_linear_reservoir,
-    spectral_radius_of,
     tanh_esn,
 )
 from snn.models.reservoir.readout import LinearReadout, RLSResult, fit_ridge, fit_rls
+from snn.models.reservoir.spectrum import spectral_radius_of
 from snn.models.reservoir.spiking import (
     AdaptedInhibition,
     SpikingEIParameters,
@@ -91,6 +92,7 @@ __all__ = [
     "mackey_glass_task",
     "memory_capacity",
     "memory_capacity_task",
+    "memory_parameters",
     "narma10",
     "narma10_task",
     "nrmse",
