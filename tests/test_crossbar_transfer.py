@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snn.hardware.crossbar import CrossbarCircuit
+from snn.hardware.crossbar import CrossbarCircuit, transfer
 from snn.hardware.crossbar.transfer import NestedDissection
 from test_crossbar_circuit import QUCS_FILES, _ngspice_solve, _random_crossbar, needs_ngspice
 
@@ -152,3 +153,46 @@ def test_1024_matches_cg() -> None:
     v = rng.uniform(0.0, 1.0, (2, 1024))
     circuit = CrossbarCircuit(g, 1.0, 1.0, method="cg")
     assert _rel_err(circuit.output_current(v), circuit.solve(v).output_current) < 1e-10
+
+
+# ------------------------------------------------------------------------------------------------
+# memory: estimate, guard and fallback
+
+
+@pytest.mark.parametrize("keep_factors", [True, False])
+@pytest.mark.parametrize("shape", [(128, 128), (32, 128), (1, 300)])
+def test_memory_estimate_bounds_the_measured_peak(
+    shape: tuple[int, int], keep_factors: bool
+) -> None:
+    """The estimate is an upper bound of what NumPy allocates (tracemalloc), within 3x."""
+    g = np.random.default_rng(0).uniform(1e-7, 1e-5, shape)
+    NestedDissection(np.full((8, 8), 1e-6), 1.0, 1.0, keep_factors=keep_factors)  # JIT, caches
+    tracemalloc.start()
+    try:
+        nd = NestedDissection(g, 1.0, 1.0, keep_factors=keep_factors)
+        nd.transfer()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    estimate = transfer.estimated_peak_bytes(shape, keep_factors)
+    assert peak <= estimate <= 3 * peak, (peak, estimate)
+
+
+def test_arrays_too_large_for_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With too little memory: nested dissection refuses with a clear error before allocating,
+    output_current falls back to solving the batch (same currents), effective_conductance names
+    the need."""
+    rng = np.random.default_rng(5)
+    g = rng.uniform(1e-6, 1e-4, (24, 20))
+    v = rng.uniform(0.0, 1.0, (3, 24))
+    expected = CrossbarCircuit(g, 1.0, 1.0).output_current(v)
+    assert transfer.available_memory() is not None and transfer.available_memory() > 0
+    monkeypatch.setattr(transfer, "available_memory", lambda: 100_000)
+    with pytest.raises(MemoryError, match=r"24 x 20 array needs about .* use method='cg'"):
+        NestedDissection(g, 1.0, 1.0)
+    circuit = CrossbarCircuit(g, 1.0, 1.0, method="cg", tol=1e-13)
+    np.testing.assert_allclose(circuit.output_current(v), expected, rtol=1e-9)
+    with pytest.raises(MemoryError, match="effective_conductance of a 24 x 20 array needs"):
+        circuit.effective_conductance()
+    with pytest.raises(MemoryError, match="use method='cg'"):
+        CrossbarCircuit(g, 1.0, 1.0, method="nested").solve(v)

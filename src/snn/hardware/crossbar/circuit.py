@@ -79,7 +79,13 @@ import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike, NDArray
 from scipy.linalg.lapack import dpttrf, dpttrs
 
-from snn.hardware.crossbar.transfer import NestedDissection, transfer_matrix
+from snn.hardware.crossbar.transfer import (
+    NestedDissection,
+    available_memory,
+    estimated_peak_bytes,
+    fits_in_memory,
+    transfer_matrix,
+)
 
 __all__ = [
     "CELL_TYPES",
@@ -557,11 +563,15 @@ class CrossbarCircuit:
         """Output currents (A), shape (batch, n), exact: ``V @ G`` for ideal wires, else through
         the transfer matrix :meth:`effective_conductance` (computed on the first call, then one
         matrix product per batch). A 1T1R read that deselects rows is solved with :meth:`solve`
-        (its output is linear only for a fixed selection)."""
+        (its output is linear only for a fixed selection), and so is every batch of an array
+        whose transfer matrix would not fit in the available memory
+        (:func:`~snn.hardware.crossbar.transfer.fits_in_memory`)."""
         m, _ = self.shape
         v = _as_voltages(voltages, m)
         if self.resolved_method == "ideal":
             return v @ self.conductance
+        if not self._transfer_fits():  # too large for the transfer matrix: solve this batch
+            return self.solve(v).output_current
         if self.cell == "0T1R" or np.all(v != 0.0):
             return v @ self._transfer()
         out = np.empty((v.shape[0], self.shape[1]))
@@ -587,7 +597,24 @@ class CrossbarCircuit:
                 "effective_conductance is defined for cell='0T1R' only: a 1T1R read deselects "
                 "rows with 0 V input, so its output is not linear in the inputs"
             )
+        if not self._transfer_fits():
+            m, n = self.shape
+            need = estimated_peak_bytes((m, n), keep_factors=False) / 2**30
+            raise MemoryError(
+                f"effective_conductance of a {m} x {n} array needs about {need:.1f} GiB, more "
+                f"than the {(available_memory() or 0) / 2**30:.1f} GiB available; output_current "
+                "and solve still work (they solve each batch instead)"
+            )
         return self._transfer()
+
+    def _transfer_fits(self) -> bool:
+        """Whether the transfer matrix is cached, cheap, or fits in the available memory."""
+        if self._effective is not None or self.r_word == 0 or self.r_bit == 0:
+            return True
+        m, _ = self.shape
+        if isinstance(self._cache.get(np.ones(m, dtype=bool).tobytes()), NestedDissection):
+            return True
+        return fits_in_memory(self.shape, keep_factors=False)
 
     def _transfer(self) -> FloatArray:
         """Transfer matrix of the all-rows-connected array (cached, read-only)."""

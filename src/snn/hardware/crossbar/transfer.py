@@ -54,7 +54,13 @@ from numba import njit, prange
 from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["NestedDissection", "transfer_matrix"]
+__all__ = [
+    "NestedDissection",
+    "available_memory",
+    "estimated_peak_bytes",
+    "fits_in_memory",
+    "transfer_matrix",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.intp]
@@ -70,6 +76,43 @@ _BLAS_MAX_BLOCKS = 64
 #: 1024 x 1024): the port voltages of the collapsed level take about (m n) x chunk doubles, and
 #: every pass reads all kept operators once.
 _NODE_CHUNK_ELEMENTS = 1 << 26
+
+
+def estimated_peak_bytes(shape: tuple[int, int], keep_factors: bool) -> int:
+    """Upper estimate of the memory :class:`NestedDissection` allocates for an (m, n) array.
+
+    Fitted to the peaks NumPy reported to ``tracemalloc`` here (square and 1:4 arrays, 64 to
+    1024 per side): with ``keep_factors`` 1.9-2.15 kB per cell, growing ~30 bytes per doubling
+    of the cells (2.1 GB at 1024 x 1024), without ~500 bytes per cell (0.5 GB at 1024 x 1024);
+    plus the dense top-level matrix, its factor and the transfer solve, ``16 (m + n) (m + 2n)``
+    bytes, which dominates for long thin arrays.
+    """
+    m, n = shape
+    cells = m * n
+    per_cell = 2000 + 30 * np.log2(max(cells, 2)) if keep_factors else 600
+    return int(per_cell * cells + 16 * (m + n) * (m + 2 * n))
+
+
+def available_memory() -> int | None:
+    """Bytes the kernel says can be allocated without swapping (``MemAvailable`` in
+    ``/proc/meminfo``; free physical pages elsewhere), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def fits_in_memory(shape: tuple[int, int], keep_factors: bool) -> bool:
+    """Whether :func:`estimated_peak_bytes` is within :func:`available_memory` (True if unknown)."""
+    free = available_memory()
+    return free is None or estimated_peak_bytes(shape, keep_factors) <= free
 
 
 @dataclass(frozen=True)
@@ -570,6 +613,15 @@ class NestedDissection:
         self, conductance: FloatArray, g_word: float, g_bit: float, *, keep_factors: bool = False
     ) -> None:
         g = np.ascontiguousarray(conductance, dtype=np.float64)
+        if not fits_in_memory(g.shape, keep_factors):
+            need = estimated_peak_bytes(g.shape, keep_factors) / 2**30
+            free = (available_memory() or 0) / 2**30
+            raise MemoryError(
+                f"nested dissection of a {g.shape[0]} x {g.shape[1]} array needs about "
+                f"{need:.1f} GiB{' with kept factors' if keep_factors else ''}, but only "
+                f"{free:.1f} GiB is available; use method='cg' (iterative, memory linear in the "
+                "array) or a smaller array"
+            )
         self.shape = g.shape
         self.g_word, self.g_bit = float(g_word), float(g_bit)
         self.keeps_factors = keep_factors
