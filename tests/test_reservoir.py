@@ -290,6 +290,11 @@ def test_spectral_radius_of_a_crowded_spectrum(monkeypatch: pytest.MonkeyPatch) 
     first = spectral_radius_of(sp.csr_matrix(w))
     assert first == pytest.approx(exact, rel=1e-10)
     assert spectral_radius_of(sp.csr_matrix(w)) == first
+    with pytest.raises(ValueError, match="square"):
+        spectral_radius_of(w[:10])
+    w[3, 4] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        spectral_radius_of(sp.csr_matrix(w))
 
 
 def test_adapted_regular_reservoir_holds_more_memory_than_tanh_esns() -> None:

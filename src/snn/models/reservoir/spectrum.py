@@ -12,6 +12,8 @@ FloatArray = NDArray[np.float64]
 
 #: up to this size the spectral radius comes from all eigenvalues (LAPACK, ~0.6 s at 1000 here)
 DENSE_SPECTRAL_RADIUS_MAX = 1024
+#: the largest matrix densified when ARPACK does not converge (0.5 GB, minutes of LAPACK)
+DENSE_FALLBACK_MAX = 8192
 
 
 def spectral_radius_of(W: sp.spmatrix | FloatArray) -> float:
@@ -22,8 +24,14 @@ def spectral_radius_of(W: sp.spmatrix | FloatArray) -> float:
     for one eigenvalue with a random start (``eigs(k=1)``), ARPACK returned a non-largest one,
     different from call to call and up to 2 % low, on the E/I reservoirs whose eigenvalues crowd
     towards the edge of the spectrum (in-degree 3, N = 1000), and a reservoir whose gain is set
-    from it then runs past radius 1. Falls back to every eigenvalue if ARPACK does not converge.
+    from it then runs past radius 1. Falls back to every eigenvalue if ARPACK does not converge
+    (up to ``DENSE_FALLBACK_MAX``; beyond, RuntimeError).
     """
+    if len(W.shape) != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"spectral_radius_of: W must be square (N, N), got shape {W.shape}")
+    values = W.data if sp.issparse(W) else np.asarray(W)
+    if not np.isfinite(values).all():
+        raise ValueError("spectral_radius_of: W must be finite (NaN and inf are rejected)")
     n = W.shape[0]
     if n > DENSE_SPECTRAL_RADIUS_MAX:
         k = min(16, n - 2)
@@ -40,7 +48,11 @@ def spectral_radius_of(W: sp.spmatrix | FloatArray) -> float:
                 return_eigenvectors=False,
             )
             return float(np.abs(vals).max())
-        except spla.ArpackNoConvergence:
-            pass
+        except spla.ArpackNoConvergence as err:
+            if n > DENSE_FALLBACK_MAX:
+                raise RuntimeError(
+                    f"spectral_radius_of: ARPACK did not converge on this {n} x {n} matrix and "
+                    f"it is too large to take every eigenvalue (limit {DENSE_FALLBACK_MAX})"
+                ) from err
     dense = sp.csr_matrix(W).toarray() if sp.issparse(W) else np.asarray(W, dtype=np.float64)
     return float(np.abs(np.linalg.eigvals(dense)).max())
