@@ -196,3 +196,29 @@ def test_arrays_too_large_for_memory(monkeypatch: pytest.MonkeyPatch) -> None:
         circuit.effective_conductance()
     with pytest.raises(MemoryError, match="use method='cg'"):
         CrossbarCircuit(g, 1.0, 1.0, method="nested").solve(v)
+
+
+def test_auto_solves_large_batches_by_nested_dissection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond 64 x 64 ``method="auto"`` solves a batch of 16 or more inputs by nested dissection
+    (exact: no iterations) and fewer by CG, reuses nested factors once they exist, and stays
+    with CG when the factors would not fit in memory."""
+    rng = np.random.default_rng(9)
+    g = rng.uniform(1e-6, 1e-4, (80, 70))
+    v = rng.uniform(0.0, 1.0, (20, 80))
+    reference = CrossbarCircuit(g, 1.0, 1.0, method="direct").solve(v)
+    small = CrossbarCircuit(g, 1.0, 1.0).solve(v[:4])
+    assert (small.iterations > 0).all()
+    circuit = CrossbarCircuit(g, 1.0, 1.0)
+    assert circuit.resolved_method == "cg"
+    big = circuit.solve(v)
+    assert (big.iterations == 0).all()
+    np.testing.assert_allclose(
+        big.word_node_voltage, reference.word_node_voltage, rtol=0, atol=1e-12
+    )
+    np.testing.assert_allclose(big.bit_node_voltage, reference.bit_node_voltage, rtol=0, atol=1e-12)
+    one = circuit.solve(v[:1])  # the nested factors exist now: reused for one input
+    assert one.iterations[0] == 0
+    np.testing.assert_allclose(one.word_node_voltage[0], reference.word_node_voltage[0], atol=1e-12)
+    monkeypatch.setattr(transfer, "available_memory", lambda: 100_000)
+    tight = CrossbarCircuit(g, 1.0, 1.0).solve(v)
+    assert (tight.iterations > 0).all()

@@ -45,6 +45,9 @@ Solvers
 * ``"nested"``: nested dissection (:class:`snn.hardware.crossbar.transfer.NestedDissection`):
   every internal node eliminated block by block, no iteration, exact to rounding; the factors of
   every level are kept (about 1.5 GB at 1024 x 1024), so a batch costs one backward pass.
+* ``"auto"`` (default): direct up to 64 x 64 devices; beyond, nested for a solve of at least
+  :data:`AUTO_NESTED_MIN_BATCH` (16) inputs sharing one row selection when its factors fit in
+  the available memory (and for any batch once they exist), CG otherwise.
 * Output currents alone (:meth:`CrossbarCircuit.output_current`) go through the exact transfer
   matrix :math:`G^\mathrm{eff}` (:math:`I = V G^\mathrm{eff}`), computed once per conductance
   matrix by nested dissection (:mod:`snn.hardware.crossbar.transfer`); every batch is then one
@@ -97,8 +100,13 @@ __all__ = [
 
 CELL_TYPES = ("0T1R", "1T1R")
 SOLVER_METHODS = ("auto", "cg", "direct", "nested")
-#: ``method="auto"`` uses the sparse direct solver up to this many devices (m n), CG beyond.
+#: ``method="auto"`` uses the sparse direct solver up to this many devices (m n)...
 DIRECT_MAX_DEVICES = 64 * 64
+#: ...and beyond, nested dissection for a solve of at least this many inputs sharing one row
+#: selection, when its factors fit in memory (and for any batch once they exist): measured
+#: here, a first call (factorization included) breaks even with CG at 16 inputs from 96 x 96 to
+#: 512 x 512, and is 1.7-4.3x faster at 64.
+AUTO_NESTED_MIN_BATCH = 16
 #: Default CG stopping tolerance on the relative residual ||S W - f|| / ||f|| of each input.
 DEFAULT_CG_TOL = 1e-13
 #: Number of distinct 1T1R row-selection patterns whose factorizations are kept.
@@ -297,7 +305,9 @@ class CrossbarCircuit:
     method:
         ``"cg"`` (Schur-complement PCG, scales to 1024 x 1024), ``"direct"`` (sparse LU),
         ``"nested"`` (nested dissection, exact without iteration, memory-hungry) or
-        ``"auto"`` (direct up to :data:`DIRECT_MAX_DEVICES` devices, CG beyond).
+        ``"auto"`` (direct up to :data:`DIRECT_MAX_DEVICES` devices; beyond, nested for solves of
+        at least :data:`AUTO_NESTED_MIN_BATCH` inputs with one row selection if its factors fit
+        in memory, else CG).
     tol, max_iter:
         CG stopping rule: relative residual of each input at most ``tol``; raise
         :class:`RuntimeError` if not reached in ``max_iter`` iterations.
@@ -333,7 +343,10 @@ class CrossbarCircuit:
         self.max_iter = int(max_iter)
         self._g_word = np.inf if self.r_word == 0 else 1.0 / self.r_word
         self._g_bit = np.inf if self.r_bit == 0 else 1.0 / self.r_bit
-        self._cache: OrderedDict[bytes, _Factors | spla.SuperLU | NestedDissection] = OrderedDict()
+        # factorizations by (method, row selection)
+        self._cache: OrderedDict[tuple[str, bytes], _Factors | spla.SuperLU | NestedDissection] = (
+            OrderedDict()
+        )
         self._effective: FloatArray | None = None
 
     @classmethod
@@ -375,19 +388,32 @@ class CrossbarCircuit:
         return self.method
 
     # ------------------------------------------------------------------ factorizations
-    def _factors(self, g: FloatArray, key: bytes) -> _Factors | spla.SuperLU | NestedDissection:
-        hit = self._cache.get(key)
+    def _method_for(self, key: bytes, count: int) -> str:
+        """The solver for ``count`` inputs with row selection ``key`` (see ``method="auto"``)."""
+        method = self.resolved_method
+        if self.method != "auto" or method != "cg":
+            return method
+        if ("nested", key) in self._cache or (
+            count >= AUTO_NESTED_MIN_BATCH and fits_in_memory(self.shape, keep_factors=True)
+        ):
+            return "nested"
+        return method
+
+    def _factors(
+        self, g: FloatArray, key: bytes, method: str
+    ) -> _Factors | spla.SuperLU | NestedDissection:
+        hit = self._cache.get((method, key))
         if hit is not None:
-            self._cache.move_to_end(key)
+            self._cache.move_to_end((method, key))
             return hit
         made: _Factors | spla.SuperLU | NestedDissection
-        if self.resolved_method == "direct":
+        if method == "direct":
             made = spla.splu(self._system_matrix(g), permc_spec="MMD_AT_PLUS_A")
-        elif self.resolved_method == "nested":
+        elif method == "nested":
             made = NestedDissection(g, self._g_word, self._g_bit, keep_factors=True)
         else:
             made = _Factors(g, self._g_word, self._g_bit)
-        self._cache[key] = made
+        self._cache[(method, key)] = made
         if len(self._cache) > _PATTERN_CACHE_SIZE:
             self._cache.popitem(last=False)
         return made
@@ -396,7 +422,7 @@ class CrossbarCircuit:
         """Factor the all-rows-connected system now (otherwise done on the first solve)."""
         if self.resolved_method != "ideal":
             m, _ = self.shape
-            self._factors(self.conductance, np.ones(m, dtype=bool).tobytes())
+            self._factors(self.conductance, np.ones(m, dtype=bool).tobytes(), self.resolved_method)
 
     def _system_matrix(self, g: FloatArray) -> sp.csc_matrix:
         """Sparse SPD nodal matrix (2 m n) in S: unknowns U (row-major) then W (row-major)."""
@@ -437,8 +463,10 @@ class CrossbarCircuit:
         if patterns.shape[0] == 1:
             g_only = self._pattern_conductance(patterns[0])
             g_seen = np.broadcast_to(g_only, (batch, m, n))
-            if len(self._blocks(np.arange(batch))) == 1:  # one solve: its arrays, not a copy
-                u, w, res, its = self._solve_block(g_only, patterns[0].tobytes(), v)
+            key = patterns[0].tobytes()
+            method = self._method_for(key, batch)
+            if len(self._blocks(np.arange(batch), method)) == 1:  # one solve: its arrays
+                u, w, res, its = self._solve_block(g_only, key, v, method)
                 return CrossbarSolution(g_seen, u, w, res, its)
         else:
             g_seen = np.empty((batch, m, n))
@@ -449,8 +477,10 @@ class CrossbarCircuit:
             g = self._pattern_conductance(pattern)
             if patterns.shape[0] > 1:
                 g_seen[members] = g
-            for block in self._blocks(members):
-                ub, wb, res, its = self._solve_block(g, pattern.tobytes(), v[block])
+            key = pattern.tobytes()
+            method = self._method_for(key, members.size)
+            for block in self._blocks(members, method):
+                ub, wb, res, its = self._solve_block(g, key, v[block], method)
                 u[block], w[block], residual[block], iterations[block] = ub, wb, res, its
         return CrossbarSolution(g_seen, u, w, residual, iterations)
 
@@ -459,25 +489,24 @@ class CrossbarCircuit:
             return self.conductance
         return self.conductance * pattern[:, np.newaxis]
 
-    def _blocks(self, members: NDArray[np.intp]) -> list[NDArray[np.intp]]:
-        if self.resolved_method == "nested":  # chunks its backward passes itself
+    def _blocks(self, members: NDArray[np.intp], method: str) -> list[NDArray[np.intp]]:
+        if method == "nested":  # chunks its backward passes itself
             return [members]
         m, n = self.shape
         step = max(1, _BLOCK_ELEMENTS // (m * n))
         return [members[s : s + step] for s in range(0, members.size, step)]
 
     def _solve_block(
-        self, g: FloatArray, key: bytes, v: FloatArray
+        self, g: FloatArray, key: bytes, v: FloatArray, method: str
     ) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.int64]]:
         k = v.shape[0]
         m, n = g.shape
         zeros_res = np.zeros(k)
         zeros_it = np.zeros(k, dtype=np.int64)
-        method = self.resolved_method
         if method == "ideal":
             u = np.broadcast_to(v[:, :, np.newaxis], (k, m, n)).copy()
             return u, np.zeros((k, m, n)), zeros_res, zeros_it
-        fac = self._factors(g, key)
+        fac = self._factors(g, key, method)
         if method == "direct":
             fac = cast(spla.SuperLU, fac)
             rhs = np.zeros((2 * m * n, k))
@@ -612,7 +641,7 @@ class CrossbarCircuit:
         if self._effective is not None or self.r_word == 0 or self.r_bit == 0:
             return True
         m, _ = self.shape
-        if isinstance(self._cache.get(np.ones(m, dtype=bool).tobytes()), NestedDissection):
+        if ("nested", np.ones(m, dtype=bool).tobytes()) in self._cache:
             return True
         return fits_in_memory(self.shape, keep_factors=False)
 
@@ -623,7 +652,7 @@ class CrossbarCircuit:
             if self.resolved_method == "ideal":
                 eff = self.conductance.copy()
             elif self.r_word > 0 and self.r_bit > 0:
-                factored = self._cache.get(np.ones(m, dtype=bool).tobytes())
+                factored = self._cache.get(("nested", np.ones(m, dtype=bool).tobytes()))
                 if isinstance(factored, NestedDissection):  # method="nested" already factored
                     eff = factored.transfer().copy()
                 else:
@@ -631,8 +660,9 @@ class CrossbarCircuit:
             else:
                 eff = np.empty((m, n))
                 key = np.ones(m, dtype=bool).tobytes()
-                for block in self._blocks(np.arange(m)):
-                    u, w, _, _ = self._solve_block(self.conductance, key, np.eye(m)[block])
+                method = self.resolved_method
+                for block in self._blocks(np.arange(m), method):
+                    u, w, _, _ = self._solve_block(self.conductance, key, np.eye(m)[block], method)
                     eff[block] = np.einsum("kij,ij->kj", u - w, self.conductance)
             eff.setflags(write=False)
             self._effective = eff
