@@ -39,7 +39,7 @@ Part 3, **spiking reservoir** (:mod:`snn.models.reservoir.spiking`, N = 400, 150
 20 ms): rates and memory capacity for each balance, static and after Vogels iSTDP adaptation
 (30 s with input, then frozen weights). Run by hand, e.g.::
 
-    python benchmarks/reservoir_ei.py                 # about 7 minutes on 2 busy cores
+    python benchmarks/reservoir_ei.py                 # about 18 minutes here (part 2 about 12)
     python benchmarks/reservoir_ei.py --quick         # small sizes, a smoke test
 """
 
