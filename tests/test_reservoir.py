@@ -64,6 +64,7 @@ def test_dale_law_fixed_in_degree_and_balance() -> None:
     np.testing.assert_array_equal(other.w_exc, res.w_exc)
     a_exc, a_inh = res.dense()
     np.testing.assert_allclose(a_exc.sum(axis=1), res.w_exc.sum(axis=1))
+    np.testing.assert_array_equal(res.recurrent_matrix().toarray(), a_exc - a_inh)
     assert (a_inh[:, : p.n_exc] == 0).all() and (a_exc[:, p.n_exc :] == 0).all()
     assert np.count_nonzero(res.w_in.any(axis=1)) == 100  # input_fraction 0.5
 

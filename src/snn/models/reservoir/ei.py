@@ -94,6 +94,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
 
@@ -455,6 +456,13 @@ class EIReservoir:
         np.add.at(a_inh, (rows, self.pre_inh), self.w_inh)
         return a_exc, a_inh
 
+    def recurrent_matrix(self) -> sp.csr_matrix:
+        """The signed recurrent matrix ``A_E - A_I`` (N, N), sparse (one entry per synapse)."""
+        rows = np.repeat(np.arange(self.n), self.pre_exc.shape[1] + self.pre_inh.shape[1])
+        cols = np.hstack([self.pre_exc, self.pre_inh]).ravel()
+        values = np.hstack([self.w_exc, -self.w_inh]).ravel()
+        return sp.csr_matrix((values, (rows, cols)), shape=(self.n, self.n))
+
     def inhibition_ratio(self) -> FloatArray:
         """Each unit's summed inhibitory over summed excitatory weight (its own balance)."""
         return self.w_inh.sum(axis=1) / self.w_exc.sum(axis=1)
@@ -477,8 +485,7 @@ class EIReservoir:
             raise ValueError(
                 f"with_effective_radius: need radius > 0 and rate in (0, 1), got {radius}, {rate}"
             )
-        a_exc, a_inh = self.dense()
-        rho = spectral_radius_of(a_exc - a_inh)
+        rho = spectral_radius_of(self.recurrent_matrix())
         if rho == 0.0:
             raise ValueError("with_effective_radius: the recurrent matrix has spectral radius 0")
         gain = radius / (rate * (1.0 - rate) * rho)
