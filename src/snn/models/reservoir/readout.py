@@ -73,18 +73,9 @@ def _as_xy(
 
 
 def centered_gram(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Mean (N,), centred states (T, N) and their Gram matrix X_c^T X_c (N, N), via BLAS syrk."""
-    mean = x.mean(axis=0)
-    xc = x - mean
-    # syrk on the (N, T) Fortran view computes X_c^T X_c with half the flops of a GEMM, no copy
-    upper = blas.dsyrk(1.0, xc.T, trans=0, lower=0)
-    gram = np.triu(upper) + np.triu(upper, 1).T
-    return mean, xc, gram
-
-
-def centered_gram_transposed(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """As :func:`centered_gram` with the centred states returned transposed, (N, T) and
-    C-contiguous (centring and transposing in one pass), for transforms along time."""
+    """Mean (N,), the centred states transposed, X_c^T (N, T) C-contiguous (centring and
+    transposing in one pass, for transforms along time), and the Gram matrix X_c^T X_c (N, N)
+    by BLAS syrk (half the flops of a GEMM)."""
     mean = x.mean(axis=0)
     xct = np.empty((x.shape[1], x.shape[0]))
     np.subtract(x.T, mean[:, None], out=xct)
@@ -137,10 +128,10 @@ def fit_ridge(
 ) -> LinearReadout:
     """Fit a ridge readout on ``states[washout:]`` -> ``targets[washout:]`` (see module doc)."""
     x, y, scalar = _as_xy(states, targets, washout, "fit_ridge")
-    mean, xc, gram = centered_gram(x)
+    mean, xct, gram = centered_gram(x)
     lam = ridge_lambda(gram, ridge, ridge_scale)
     y_mean = y.mean(axis=0)
-    weights = solve_ridge(gram, xc.T @ (y - y_mean), lam)
+    weights = solve_ridge(gram, xct @ (y - y_mean), lam)
     return LinearReadout(weights, y_mean - mean @ weights, scalar)
 
 

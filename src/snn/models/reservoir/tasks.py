@@ -28,7 +28,7 @@ from scipy import fft, stats
 from snn.models.reservoir import _kernels
 from snn.models.reservoir.readout import (
     RidgeScale,
-    centered_gram_transposed,
+    centered_gram,
     fit_ridge,
     ridge_lambda,
     solve_ridge,
@@ -339,11 +339,11 @@ def memory_capacity(
     start = max(int(washout), k_max)
     split, stop = _split(x.shape[0], start, train_fraction, "memory_capacity")
     # fit: W = (Xc^T Xc + lam I)^{-1} Xc^T Y, Xc^T Y by FFT (centring Y is not needed: Xc sums to 0)
-    _, xct, gram = centered_gram_transposed(x[start:split])
+    _, xct, gram = centered_gram(x[start:split])
     lam = ridge_lambda(gram, ridge, ridge_scale)
     weights = solve_ridge(gram, _lagged_products(xct, u, start, split, k_max), lam)
     # score on the held-out rows: r^2 = cov(yhat, y)^2 / (var(yhat) var(y)), all delays at once
-    _, xtt, gram_t = centered_gram_transposed(x[split:stop])
+    _, xtt, gram_t = centered_gram(x[split:stop])
     cross = _lagged_products(xtt, u, split, stop, k_max)
     cov = np.einsum("ik,ik->k", weights, cross)
     var_hat = np.einsum("ik,ik->k", weights, gram_t @ weights)
