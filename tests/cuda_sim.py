@@ -99,34 +99,44 @@ def run_without_simulator(code: str, timeout: float = 300.0) -> str:
     return out.stdout
 
 
+#: a script fragment that compiles and "launches" kernels without a GPU: the current device
+#: reports compute capability 9.0, host arrays stand in for device arrays, and a ``_Capture``
+#: put in a kernel's place records one launch's arguments in ``launched["args"]``
+FAKE_LAUNCH_SCRIPT = """
+import numba, numpy as np
+from numba import cuda
+import numba.cuda.dispatcher as dispatcher
+
+class _Device:  # device functions are compiled for the current device's compute capability
+    compute_capability = (9, 0)
+
+dispatcher.get_current_device = lambda: _Device()
+cuda.to_device = np.asarray
+cuda.device_array = lambda shape, dtype: np.zeros(shape, dtype)
+launched = {}
+
+class _Capture:
+    def __getitem__(self, config):
+        return lambda *args: launched.setdefault("args", args)
+"""
+
 #: the start of a script (run by :func:`kernel_counts`, with a mode ``ptx`` or ``ir`` as its
 #: argument) that compiles a ``CudaSimulator``'s step kernel for sm_90 without a GPU:
 #: ``captured_kernel(sim)`` fakes one launch of a chunk to capture the kernel and its argument
 #: types (host arrays stand in for device arrays), ``llvm_ir`` types and lowers it as numba-cuda
 #: would for NVVM, ``ours`` drops numba-cuda's xoroshiro128+ functions from that IR (their one
 #: product scales a 53-bit integer by 2**-53: exact, and compared, never added)
-KERNEL_SCRIPT_PRELUDE = """
+KERNEL_SCRIPT_PRELUDE = (
+    """
 import json, re, sys
-import numba, numpy as np
-from numba import cuda
-import numba.cuda.dispatcher as dispatcher
 from snn.backends import cuda_backend as cb
 from snn.compiled import compile_network
 import snn
-
-class _Device:  # cooperative-group device functions ask the current device for its cc
-    compute_capability = (9, 0)
-
-dispatcher.get_current_device = lambda: _Device()
+"""
+    + FAKE_LAUNCH_SCRIPT
+    + """
 cb.unavailable_reason = lambda: None
 cb.init_xoroshiro128p_states = lambda states, seed: None  # numpy stand-ins: no device copy
-cuda.to_device = np.asarray
-cuda.device_array = lambda n, dtype: np.zeros(n, dtype)
-launched = {}
-
-class _Capture:
-    def __getitem__(self, config):
-        return lambda *args: launched.setdefault("args", args)
 
 def captured_kernel(sim):
     kernel, sim._kernel, sim._blocks = sim._kernel, _Capture(), 1
@@ -156,6 +166,7 @@ if mode == "ir":
         print("SKIP numba-cuda has no compiler._compile_pyfunc_with_fixup")
         sys.exit(0)
 """
+)
 
 
 def kernel_counts(script: str, mode: str) -> list[dict[str, Any]]:

@@ -201,26 +201,15 @@ def test_unavailable_without_gpu_or_simulator_says_how_to_enable_it() -> None:
 
 # the launch's arguments are captured (host arrays stand in for device arrays) so that the kernel
 # can be compiled for them, as run_cuda_batch would on a GPU
-_CAPTURE_SCRIPT = """
+_CAPTURE_SCRIPT = (
+    """
 import re
-import numba, numpy as np
-from numba import cuda
-import numba.cuda.dispatcher as dispatcher
 from snn.deep import cuda_kernel as ck, deep_graph
 from snn.models.dvs import csnn_network
-
-class _Device:  # device functions are compiled for the current device's compute capability
-    compute_capability = (9, 0)
-
-dispatcher.get_current_device = lambda: _Device()
+"""
+    + cuda_sim.FAKE_LAUNCH_SCRIPT
+    + """
 ck.unavailable_reason = lambda: None
-cuda.to_device = np.asarray
-cuda.device_array = lambda shape, dtype: np.zeros(shape, dtype)
-launched = {}
-
-class _Capture:
-    def __getitem__(self, config):
-        return lambda *args: launched.setdefault("args", args)
 
 kernel, ck._layer_kernel = ck._layer_kernel, _Capture()
 try:
@@ -229,6 +218,7 @@ except AttributeError:
     pass  # host arrays have no copy_to_host
 sig = tuple(numba.typeof(a) for a in launched["args"])
 """
+)
 
 _PTX_SCRIPT = (
     _CAPTURE_SCRIPT
